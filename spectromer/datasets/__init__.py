@@ -1,0 +1,36 @@
+"""Spectrum datasets: HDF5 storage, ingest, splits, the bundled sample and SDSS fetching.
+
+* :class:`SpectraDataset` - one HDF5 file holding many spectra on their native
+  wavelength grids, with a metadata table of labels; opens lazily and streams batches.
+* :func:`ingest` - parallel, resumable conversion of spectrum files into a dataset.
+* :func:`stratified_split` - reproducible train/validation/test index arrays.
+* :func:`load_sample` - a small real LAMOST DR10 A/F/G sample shipped with the package.
+* :func:`fetch_sdss` - query SDSS SpecObj with astroquery and download spectra.
+"""
+
+from .dataset import DatasetWriter, SpectraDataset
+from .ingest import IngestResult, find_spectrum_files, ingest
+from .labels import derive_labels, stellar_type
+from .sample import SAMPLE_PROVENANCE, load_sample, sample_path
+from .splits import stratified_split
+
+__all__ = [
+    "SpectraDataset",
+    "DatasetWriter",
+    "ingest",
+    "IngestResult",
+    "find_spectrum_files",
+    "stratified_split",
+    "stellar_type",
+    "derive_labels",
+    "load_sample",
+    "sample_path",
+    "SAMPLE_PROVENANCE",
+]
+
+try:  # SDSS fetching (astroquery) lives in its own module
+    from .sdss_fetch import build_specobj_query, fetch_sdss  # noqa: F401
+
+    __all__ += ["fetch_sdss", "build_specobj_query"]
+except ImportError:  # pragma: no cover - module under construction
+    pass
