@@ -111,10 +111,8 @@ def rows_to_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | No
         kind = _column_kind(values)
         missing = np.array([v is None for v in values], dtype=bool)
         if kind == "U":
-            data = np.array(
-                ["" if v is None else (v.decode() if isinstance(v, bytes) else str(v)) for v in values],
-                dtype=str,
-            )
+            text = [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+            data = np.array(["" if v is None else t for v, t in zip(values, text, strict=True)])
             if data.dtype.itemsize == 0:
                 data = data.astype("U1")
         elif kind == "f":
@@ -543,8 +541,9 @@ class SpectraDataset:
         """
         lines = [repr(self)[1:-1]]
         if len(self):
-            lo = np.array([self.wavelength(i)[0] for i in range(0, len(self), max(1, len(self) // 200))])
-            hi = np.array([self.wavelength(i)[-1] for i in range(0, len(self), max(1, len(self) // 200))])
+            probe = range(0, len(self), max(1, len(self) // 200))
+            lo = np.array([self.wavelength(i)[0] for i in probe])
+            hi = np.array([self.wavelength(i)[-1] for i in probe])
             lines.append(
                 f"  pixels per spectrum: {int(self.lengths.min())}-{int(self.lengths.max())}; "
                 f"wavelength ~{np.median(lo):.0f}-{np.median(hi):.0f} Angstrom (median edges)"

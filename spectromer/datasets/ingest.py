@@ -72,7 +72,9 @@ def find_spectrum_files(
             matches = [Path(m) for m in glob.glob(str(p), recursive=recursive)]
             files = [m.resolve() for m in matches if m.is_file()]
             if not files:
-                raise FileNotFoundError(f"{item}: no such file or directory, and no file matches it")
+                raise FileNotFoundError(
+                    f"{item}: no such file or directory, and no file matches it"
+                )
             found.update(files)
     return sorted(found)
 
@@ -187,7 +189,7 @@ def _merge(parts: Sequence[Path], out: Path, encoding: str, compression: str | N
             last_status[p] = (k, j)
     with atomic_path(out) as tmp:
         with DatasetWriter(tmp, encoding=encoding, compression=compression) as writer:
-            for k, part in enumerate(parts):
+            for part in parts:
                 with SpectraDataset(part) as ds:
                     writer.append_dataset(ds)
             # keep only the newest report entry of each file (a retried failure)
