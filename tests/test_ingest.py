@@ -11,7 +11,7 @@ from astropy.io import fits
 
 from spectromer.cli import main
 from spectromer.datasets import SpectraDataset, find_spectrum_files, ingest
-from spectromer.datasets import ingest as ingest_module
+from spectromer.datasets import ingestion as ingest_module
 from spectromer.testing import CORRUPTIONS, write_corrupt_spectra
 
 

@@ -9,7 +9,7 @@
 """
 
 from .dataset import DatasetWriter, SpectraDataset
-from .ingest import IngestResult, find_spectrum_files, ingest
+from .ingestion import IngestResult, find_spectrum_files, ingest
 from .labels import derive_labels, stellar_type
 from .sample import SAMPLE_PROVENANCE, load_sample, sample_path
 from .splits import stratified_split
@@ -26,11 +26,23 @@ __all__ = [
     "load_sample",
     "sample_path",
     "SAMPLE_PROVENANCE",
+    "fetch_sdss",
+    "build_specobj_query",
+    "download_sdss_spectra",
+    "sdss_spectrum_url",
+    "DownloadResult",
+    "FetchFailure",
+    "SDSSFetchWarning",
+    "SDSSFetchError",
 ]
 
-try:  # SDSS fetching (astroquery) lives in its own module
-    from .sdss_fetch import build_specobj_query, fetch_sdss  # noqa: F401
-
-    __all__ += ["fetch_sdss", "build_specobj_query"]
-except ImportError:  # pragma: no cover - module under construction
-    pass
+from .sdss_fetch import (
+    DownloadResult,
+    FetchFailure,
+    SDSSFetchError,
+    SDSSFetchWarning,
+    build_specobj_query,
+    download_sdss_spectra,
+    fetch_sdss,
+    sdss_spectrum_url,
+)

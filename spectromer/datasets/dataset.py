@@ -139,6 +139,7 @@ def _read_table(group: h5py.Group, name: str) -> Table:
     if name not in group:
         return Table()
     table = read_table_hdf5(group, path=name)
+    table.convert_bytestring_to_unicode()
     if table.colnames == ["_empty"]:
         table.remove_column("_empty")
     return table

@@ -93,6 +93,7 @@ _RUN2D_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 _MIN_DATA_RELEASE = 8  # first release with the SpecObj view and SAS spec-*.fits files
 _REACH_TIMEOUT = 5.0  # seconds allowed for the reachability check
 _MAX_DELAY = 60.0  # cap of one back-off sleep, seconds
+_INGEST_PARALLEL_MIN = 100  # fewer files are ingested in this process
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 # Indirection so tests can record the back-off delays without sleeping.
@@ -501,21 +502,87 @@ def _delay(backoff: float, attempt: int) -> float:
 # ------------------------------------------------------------------------ download
 
 
-def _verify_fits(path: Path) -> None:
-    """Raise `_InvalidDownload` unless ``path`` is a complete, readable FITS file."""
+_BLOCK = 2880
+
+
+def _card_int(card: bytes) -> int | None:
     try:
-        with warnings.catch_warnings():
-            # astropy only *warns* about truncated files and bad headers.
-            warnings.simplefilter("error")
-            with fits.open(path, memmap=False) as hdul:
+        return int(card[10:80].split(b"/")[0].strip())
+    except ValueError:
+        return None
+
+
+def _fits_layout_problem(path: Path) -> str | None:
+    """Check that ``path`` is a sequence of complete FITS HDUs; describe the problem if not.
+
+    Only the header keywords that fix the data size are read (BITPIX, NAXISn,
+    PCOUNT, GCOUNT), so a truncated download is found without astropy's
+    "file may have been truncated" warnings (which cannot be silenced per thread).
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        pos = 0
+        n_hdu = 0
+        while pos < size or n_hdu == 0:
+            keys: dict[str, int | None] = {}
+            first = True
+            while True:
+                block = f.read(_BLOCK)
+                if n_hdu == 0 and first and not block.startswith(b"SIMPLE  ="):
+                    return "it does not start with a SIMPLE card"
+                if len(block) < _BLOCK:
+                    return f"the header of HDU {n_hdu} is cut short at byte {size}"
+                first = False
+                pos += _BLOCK
+                cards = [block[i : i + 80] for i in range(0, _BLOCK, 80)]
+                names = [c[:8].decode("ascii", "replace").strip() for c in cards]
+                for name, card in zip(names, cards):
+                    if name == "END":
+                        break
+                    if card[8:10] == b"= " and (
+                        name in ("BITPIX", "NAXIS", "PCOUNT", "GCOUNT", "GROUPS")
+                        or name.startswith("NAXIS")
+                    ):
+                        keys[name] = _card_int(card)
+                if "END" in names:
+                    break
+            naxis = keys.get("NAXIS") or 0
+            bitpix = keys.get("BITPIX")
+            if bitpix is None:
+                return f"HDU {n_hdu} has no valid BITPIX"
+            dims = [keys.get(f"NAXIS{i}") for i in range(1, naxis + 1)]
+            if any(d is None for d in dims):
+                return f"HDU {n_hdu} has no valid NAXISn"
+            if dims and dims[0] == 0 and naxis > 1:  # random groups
+                dims = dims[1:]
+            count = math.prod(dims) if dims else 0
+            nbytes = (
+                abs(bitpix) // 8 * (keys.get("GCOUNT") or 1) * ((keys.get("PCOUNT") or 0) + count)
+            )
+            padded = -(-nbytes // _BLOCK) * _BLOCK
+            if pos + padded > size:
+                return (
+                    f"the data of HDU {n_hdu} is cut short: the file has {size} bytes, "
+                    f"its headers need at least {pos + padded}"
+                )
+            pos += padded
+            f.seek(pos)
+            n_hdu += 1
+    return None
+
+
+def _verify_fits(path: Path) -> None:
+    """Raise `_InvalidDownload` unless ``path`` is a complete FITS file that astropy opens."""
+    try:
+        problem = _fits_layout_problem(path)
+        if problem is None:
+            with fits.open(path, memmap=False, lazy_load_hdus=False) as hdul:
                 if len(hdul) == 0:
-                    raise _InvalidDownload("the file holds no HDU")
-                for hdu in hdul:
-                    _ = hdu.data
-    except _InvalidDownload:
-        raise
+                    problem = "it holds no HDU"
     except Exception as exc:  # noqa: BLE001 - any failure means a bad download
-        raise _InvalidDownload(f"downloaded file is not a valid FITS file ({exc})") from exc
+        problem = f"{type(exc).__name__}: {exc}"
+    if problem is not None:
+        raise _InvalidDownload(f"the downloaded file is not a valid FITS file ({problem})")
 
 
 def _download_one(
@@ -625,8 +692,8 @@ def _targets(
                 int(values["fiberid"]),
                 run2d,
                 data_release=data_release,
-                fieldid=values.get("fieldid"),
-                catalogid=values.get("catalogid"),
+                fieldid=_optional_int(values.get("fieldid")),
+                catalogid=_optional_int(values.get("catalogid")),
             )
         except (TypeError, ValueError) as exc:
             failures.append(FetchFailure("", "", f"{label}: {exc}", 0))
@@ -634,6 +701,10 @@ def _targets(
             continue
         targets.append(_Target(url, root / run2d / url.rsplit("/", 1)[-1]))
     return targets, failures
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None or np.ma.is_masked(value) else int(value)
 
 
 def _get_client(client: SDSSClass | None) -> SDSSClass:
@@ -738,7 +809,9 @@ def download_sdss_spectra(
     >>> result = download_sdss_spectra(rows, cache_dir=cache, progress=False)
     >>> [p.name for p in result.cached], result.downloaded, result.failed
     (['spec-0266-51602-0001.fits'], [], [])
+    >>> import shutil; shutil.rmtree(cache)
     """
+    data_release = _check_positive_int("data_release", data_release, minimum=_MIN_DATA_RELEASE)
     _check_download_args(n_jobs, retries, backoff, timeout)
     cache = _resolve_cache_dir(cache_dir)
     targets, failures = _targets(rows, data_release, cache)
@@ -861,7 +934,7 @@ def _run_query(
 def _summarise(failures: Sequence[FetchFailure], total: int, show: int = 10) -> str:
     lines = [f"{len(failures)} of {total} SDSS spectra could not be downloaded:"]
     for f in failures[:show]:
-        lines.append(f"  {f.url or f.path or '?'}: {f.reason}")
+        lines.append(f"  {f.url}: {f.reason}" if f.url else f"  {f.reason}")
     if len(failures) > show:
         lines.append(f"  ... and {len(failures) - show} more")
     lines.append("Run the same fetch again to retry them; downloaded files are reused.")
@@ -929,7 +1002,9 @@ def fetch_sdss(
         Download cache; defaults to ``$SPECTROMER_CACHE/sdss`` or to
         ``spectromer/sdss`` in astropy's cache directory.
     n_jobs : int, optional
-        Simultaneous downloads (threads), also passed to the ingest step.
+        Simultaneous downloads (threads). The ingest step uses as many worker
+        processes (at most one per CPU core) when there are 100 files or more,
+        and reads fewer files in this process.
     retries : int, optional
         Retries per request after timeouts, connection errors and HTTP 5xx.
     backoff : float, optional
@@ -976,7 +1051,7 @@ def fetch_sdss(
 
     >>> import tempfile, os
     >>> from spectromer.datasets.sdss_fetch import fetch_sdss
-    >>> tmp = tempfile.mkdtemp()
+    >>> tmp = tempfile.mkdtemp()  # doctest: +REMOTE_DATA
     >>> ds = fetch_sdss(os.path.join(tmp, "galaxies.h5"), spec_class="GALAXY",
     ...                 z_min=0.05, z_max=0.3, snr_min=5, limit=2,
     ...                 cache_dir=tmp, progress=False)  # doctest: +REMOTE_DATA
@@ -1066,6 +1141,10 @@ def fetch_sdss(
             stacklevel=2,
         )
 
-    from spectromer.datasets.ingest import ingest
+    from spectromer.datasets.ingestion import ingest
 
-    return ingest([str(p) for p in result.paths], out, n_jobs=n_jobs, progress=progress)
+    # Ingest reads in worker processes, whose start (a few seconds) only pays off for
+    # many files (reading one SDSS file takes ~50 ms); never more than there are cores.
+    n_paths = len(result.paths)
+    ingest_jobs = 1 if n_paths < _INGEST_PARALLEL_MIN else min(n_jobs, os.cpu_count() or 1)
+    return ingest([str(p) for p in result.paths], out, n_jobs=ingest_jobs, progress=progress)

@@ -25,10 +25,20 @@ from ._atomic import atomic_path
 from .dataset import DatasetWriter, SpectraDataset
 from .labels import derive_labels
 
-__all__ = ["ingest", "find_spectrum_files", "IngestResult", "SPECTRUM_PATTERNS"]
+__all__ = [
+    "ingest",
+    "find_spectrum_files",
+    "IngestResult",
+    "SPECTRUM_PATTERNS",
+    "COMPANION_PATTERNS",
+]
 
 #: File name patterns searched for when ingest is given a directory.
 SPECTRUM_PATTERNS = ("*.fits", "*.fits.gz", "*.fit", "*.fit.gz", "*.fts", "*.fits.bz2")
+
+#: Catalogue files that sit beside spectra but hold none (DESI redshift
+#: catalogues, read by the DESI reader as companions); directory searches skip them.
+COMPANION_PATTERNS = ("redrock-*", "zbest-*", "spZbest-*", "spZline-*")
 
 
 def find_spectrum_files(
@@ -41,7 +51,8 @@ def find_spectrum_files(
     Parameters
     ----------
     source : path, glob pattern, or iterable of those
-        A directory is searched for :data:`SPECTRUM_PATTERNS`; a pattern such
+        A directory is searched for :data:`SPECTRUM_PATTERNS` (skipping
+        companion catalogues such as DESI ``redrock-*`` files); a pattern such
         as ``"data/spec-*.fits.gz"`` is expanded; a file is taken as it is.
     recursive : bool
         Search directories recursively.
@@ -65,7 +76,11 @@ def find_spectrum_files(
         if p.is_dir():
             for pattern in SPECTRUM_PATTERNS:
                 it = p.rglob(pattern) if recursive else p.glob(pattern)
-                found.update(q.resolve() for q in it if q.is_file())
+                found.update(
+                    q.resolve()
+                    for q in it
+                    if q.is_file() and not any(q.match(c) for c in COMPANION_PATTERNS)
+                )
         elif p.is_file():
             found.add(p.resolve())
         else:
