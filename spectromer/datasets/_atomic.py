@@ -24,8 +24,17 @@ def atomic_path(target: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Pat
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        # mkstemp creates files readable by the owner only; give the result the
+        # permissions an ordinary new file would have
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -434,7 +434,7 @@ class SpectraDataset:
     >>> spec = ds[0]
     >>> spec.spectral_axis.unit
     Unit("Angstrom")
-    >>> sorted(set(ds.meta["type"]))
+    >>> sorted(set(ds.labels("type").tolist()))
     ['A', 'F', 'G']
     """
 
