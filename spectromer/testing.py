@@ -70,6 +70,10 @@ def write_corrupt_spectra(
     (folder / "bad-empty.fits").write_bytes(b"")
     with fits.open(good_file) as hdul:
         primary = hdul[0].copy()
+        # LAMOST primary headers carry NAXIS1/NAXIS2 with NAXIS = 0, which astropy
+        # refuses to write back; they describe nothing, so drop them
+        for key in ("NAXIS1", "NAXIS2"):
+            primary.header.remove(key, ignore_missing=True)
         table = hdul[1].data.copy()
         header = hdul[1].header.copy()
     fits.HDUList([primary.copy()]).writeto(folder / "bad-nocoadd.fits", overwrite=True)

@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spectromer.datasets import DatasetWriter, SpectraDataset, stratified_split
-from spectromer.datasets import _grid
+from spectromer.datasets import DatasetWriter, SpectraDataset, _grid, stratified_split
 from spectromer.datasets.labels import derive_labels, stellar_type
 
 

@@ -141,6 +141,8 @@ def _read_one(path: str) -> tuple[str, list | None, str]:
         return path, records, ""
     except Exception as exc:  # a bad file must never stop the batch
         reason = str(exc) or type(exc).__name__
+        if reason.startswith(f"{path}: "):  # the report already names the file
+            reason = reason[len(path) + 2 :]
         if type(exc).__name__ != "SpectrumReadError":
             reason = f"{type(exc).__name__}: {reason}"
         return path, None, reason
