@@ -47,8 +47,14 @@ SPECTRUM1D_WARNING = "ignore:The Spectrum1D class is deprecated"
 SDSS_FLUX = u.Unit("1e-17 erg / (s cm2 Angstrom)")
 
 
-def _expected_mask(flux, ivar, andmask):
-    return (np.asarray(andmask) != 0) | ~(np.asarray(ivar) > 0) | ~np.isfinite(flux)
+def _expected_mask(flux, ivar, andmask, zero_padding=False):
+    mask = (np.asarray(andmask) != 0) | ~(np.asarray(ivar) > 0) | ~np.isfinite(flux)
+    if zero_padding:  # LAMOST: leading/trailing runs of flux == 0 are padding
+        nonzero = np.flatnonzero(np.asarray(flux) != 0)
+        edges = np.ones(mask.shape, bool)
+        edges[nonzero[0] : nonzero[-1] + 1] = False
+        mask |= edges
+    return mask
 
 
 def _check_common(spec: Spectrum, name: str) -> None:
@@ -113,7 +119,7 @@ def test_lamost_dr10_labels_and_arrays(data_dir, name):
     np.testing.assert_array_equal(spec.spectral_axis.value, wave)
     np.testing.assert_array_equal(spec.flux.value, flux)
     np.testing.assert_array_equal(spec.uncertainty.array, np.where(ivar > 0, ivar, 0))
-    np.testing.assert_array_equal(spec.mask, _expected_mask(flux, ivar, andmask))
+    np.testing.assert_array_equal(spec.mask, _expected_mask(flux, ivar, andmask, True))
 
 
 @pytest.mark.parametrize("name", LAMOST_DR1)
@@ -138,7 +144,9 @@ def test_lamost_dr1_labels_and_arrays(data_dir, name):
     assert "object_id" not in meta and "obsid" not in meta and "data_release" not in meta
     np.testing.assert_allclose(spec.spectral_axis.value, wave, rtol=1e-12)
     np.testing.assert_array_equal(spec.flux.value, image[0])
-    np.testing.assert_array_equal(spec.mask, _expected_mask(image[0], image[1], image[3]))
+    np.testing.assert_array_equal(
+        spec.mask, _expected_mask(image[0], image[1], image[3], True)
+    )
     assert spec.flux.unit == u.dimensionless_unscaled
 
 
@@ -314,3 +322,17 @@ def test_read_spectra_with_a_specutils_format(data_dir):
 def test_read_spectra_rejects_non_paths():
     with pytest.raises(TypeError, match="expects a path"):
         read_spectra(123)  # type: ignore[arg-type]
+
+
+def test_lamost_zero_padding_is_masked(data_dir):
+    """LAMOST pads spectrum ends with flux = 0, positive ivar and a clear and-mask."""
+    path = data_dir / "spec-59517-EG025613N082253M02_sp08-200.fits.gz"
+    table = fits.getdata(path, 1)
+    flux = table["FLUX"][0]
+    nonzero = np.flatnonzero(flux != 0)
+    assert nonzero[-1] < flux.size - 1, "fixture should end in zero padding"
+    spec = Spectrum.read(path)
+    assert spec.mask[nonzero[-1] + 1 :].all()
+    interior = np.zeros(flux.size, bool)
+    interior[nonzero[0] : nonzero[-1] + 1] = True
+    assert not spec.mask[interior & (table["ANDMASK"][0] == 0) & (table["IVAR"][0] > 0)].any()

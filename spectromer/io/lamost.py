@@ -17,7 +17,9 @@ Wavelengths are vacuum, in Angstrom (LAMOST sets ``VACUUM = T``).  LAMOST
 fluxes are only *relatively* flux-calibrated (the absolute scale is
 arbitrary), so the flux unit is `astropy.units.dimensionless_unscaled`
 (:data:`LAMOST_FLUX_UNIT`) rather than a physical flux density.  The mask is
-``(andmask != 0) | (ivar <= 0) | ~isfinite(flux)``.
+``(andmask != 0) | (ivar <= 0) | ~isfinite(flux)``, plus leading and trailing
+runs of exactly zero flux, which the pipeline uses as padding (with positive
+ivar and a clear and-mask).
 
 The header labels become the stable meta keys (see
 :mod:`spectromer.io._meta`): ``class``, ``subclass``, ``z``, ``z_err``,
@@ -158,6 +160,20 @@ def _header_meta(header: fits.Header, source: str) -> dict[str, Any]:
     return meta
 
 
+def _zero_padding(flux: np.ndarray) -> np.ndarray:
+    """Leading and trailing runs of exactly zero flux: the pipeline's padding.
+
+    LAMOST pads the ends of some spectra with ``flux = 0`` while leaving the
+    inverse variance positive and the and-mask clear; such pixels carry no
+    measurement and are masked.
+    """
+    nonzero = np.flatnonzero(flux != 0)
+    pad = np.ones(flux.shape, bool)
+    if nonzero.size:
+        pad[nonzero[0] : nonzero[-1] + 1] = False
+    return pad
+
+
 def _build(
     source: str,
     header: fits.Header,
@@ -167,7 +183,7 @@ def _build(
     andmask: np.ndarray | None,
 ) -> Spectrum:
     check_spectrum_arrays(source, wavelength, flux, ivar, andmask=andmask)
-    mask = pixel_mask(flux, ivar, andmask)
+    mask = pixel_mask(flux, ivar, andmask) | _zero_padding(flux)
     return make_spectrum(
         wavelength, flux, ivar, mask, LAMOST_FLUX_UNIT, _header_meta(header, source)
     )
