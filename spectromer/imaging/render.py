@@ -1,0 +1,535 @@
+"""Render spectra to images: one spectrum, a batch, a dataset, PNG files, a transform."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import RenderConfig, make_config
+from .kinds import Values, get_kind, layout_blocks
+from .prepare import Batch, as_batch, grid_wavelengths, resample
+
+__all__ = ["render", "render_batches", "to_image", "save_images", "SpectrumToImage", "OUTPUTS"]
+
+#: ``uint8`` gives (N, H, W, C) 0-255 images (channels last, as PIL and
+#: matplotlib expect); ``float32`` gives (N, C, H, W) in [0, 1] (channels
+#: first, as PyTorch expects).
+OUTPUTS = ("uint8", "float32")
+
+
+def _values(batch: Batch, config: RenderConfig) -> Values:
+    values, flagged, hidden = resample(batch, config)
+    grid = z = None
+    if config.grid in ("log", "linear"):
+        grid = grid_wavelengths(config, values.shape[1])
+        if config.frame == "rest":
+            z = np.where(np.isfinite(batch.z), batch.z, 0.0)
+    return Values(values, flagged, hidden, grid, z)
+
+
+def _render_batch(
+    batch: Batch, config: RenderConfig, output: str, errors: str, out: np.ndarray | None = None
+) -> np.ndarray:
+    n = len(batch)
+    empty = ~batch.good.any(axis=1) if n else np.zeros(0, bool)
+    if empty.any():
+        which = ", ".join(batch.names[i] for i in np.flatnonzero(empty)[:5])
+        more = "" if empty.sum() <= 5 else f" and {int(empty.sum()) - 5} more"
+        msg = f"{which}{more}: no valid (finite, unmasked) pixel"
+        if errors == "raise":
+            raise ValueError(msg)
+        if errors == "warn":
+            warnings.warn(msg + "; rendered as a blank image", RuntimeWarning, stacklevel=3)
+    kind = get_kind(config.kind)
+    result = kind(_values(batch, config), config)
+    first = output == "float32"
+    if kind.is_block:
+        # interleave the channels (None = all zero) in the output dtype
+        m = next(c for c in result if c is not None).shape[1]
+        dtype = np.uint8 if output == "uint8" else np.float32
+        values = np.zeros((n, m, len(result)), dtype)
+        for j, chan in enumerate(result):
+            if chan is None:
+                continue
+            if output == "uint8":
+                q = np.clip(chan, 0.0, 1.0)
+                q *= 255.0
+                values[..., j] = q  # truncation = floor for x >= 0, as published
+            else:
+                values[..., j] = chan
+        return layout_blocks(values, config, out=out, channels_first=first)
+    img = result
+    if output == "uint8":
+        img = np.floor(np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    else:
+        img = img.transpose(0, 3, 1, 2).astype(np.float32)
+    if out is None:
+        return np.ascontiguousarray(img)
+    out[...] = img
+    return out
+
+
+def _check_output(output: str) -> None:
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+
+
+def _chunks(spectra: Any, wavelength: Any, mask: Any, z: Any, indices: Any, batch_size: int):
+    """Yield (start, stop, Batch) over any input, batch_size spectra at a time."""
+    from specutils import Spectrum
+
+    if isinstance(spectra, Spectrum):
+        spectra = [spectra]
+    if hasattr(spectra, "iter_batches") and hasattr(spectra, "arrays"):
+        idx = np.arange(len(spectra)) if indices is None else np.asarray(indices, np.int64)
+        zz = None if z is None else np.broadcast_to(np.asarray(z, float), idx.shape)
+        for s in range(0, idx.size, batch_size):
+            sl = slice(s, s + batch_size)
+            yield (
+                s,
+                min(s + batch_size, idx.size),
+                as_batch(spectra, indices=idx[sl], z=None if zz is None else zz[sl]),
+            )
+        return
+    if isinstance(spectra, np.ndarray) or hasattr(spectra, "unit"):
+        flux = np.asarray(getattr(spectra, "value", spectra))
+        flux = flux[None] if flux.ndim == 1 else flux
+        wave = wavelength
+        if wave is not None and not hasattr(wave, "unit"):
+            wave = np.asarray(wave)
+        n = flux.shape[0]
+        zz = None if z is None else np.broadcast_to(np.asarray(z, float), (n,))
+        for s in range(0, n, batch_size):
+            sl = slice(s, s + batch_size)
+            wv = wave
+            if wave is not None and np.ndim(wave) == 2:
+                wv = wave[sl]
+            mk = None if mask is None else np.asarray(mask).reshape(flux.shape)[sl]
+            yield (
+                s,
+                min(s + batch_size, n),
+                as_batch(flux[sl], wv, mask=mk, z=None if zz is None else zz[sl]),
+            )
+        return
+    if isinstance(spectra, dict):
+        batch = as_batch(spectra, z=z)
+        yield 0, len(batch), batch
+        return
+    items = list(spectra)
+    zz = None if z is None else np.broadcast_to(np.asarray(z, float), (len(items),))
+    for s in range(0, len(items), batch_size):
+        sl = slice(s, s + batch_size)
+        batch = as_batch(items[sl], z=None if zz is None else zz[sl])
+        batch.names = [n.replace("spectrum ", f"spectrum {s}+", 1) for n in batch.names]
+        yield s, min(s + batch_size, len(items)), batch
+
+
+def _count(spectra: Any, indices: Any) -> int:
+    from specutils import Spectrum
+
+    if isinstance(spectra, Spectrum):
+        return 1
+    if hasattr(spectra, "iter_batches") and hasattr(spectra, "arrays"):
+        return len(spectra) if indices is None else len(np.asarray(indices))
+    if isinstance(spectra, np.ndarray) or hasattr(spectra, "unit"):
+        flux = np.asarray(getattr(spectra, "value", spectra))
+        return 1 if flux.ndim == 1 else flux.shape[0]
+    if isinstance(spectra, dict):
+        return int(np.atleast_2d(spectra["flux"]).shape[0])
+    return len(spectra)
+
+
+def render_batches(
+    spectra: Any,
+    *,
+    config: RenderConfig | None = None,
+    wavelength: Any = None,
+    mask: np.ndarray | None = None,
+    z: Any = None,
+    indices: Sequence[int] | np.ndarray | None = None,
+    output: str = "uint8",
+    batch_size: int = 256,
+    progress: bool = False,
+    errors: str = "warn",
+    **options: Any,
+) -> Iterator[np.ndarray]:
+    """Like :func:`render`, but yield one image batch at a time (memory O(batch)).
+
+    Examples
+    --------
+    >>> from spectromer.datasets import load_sample
+    >>> from spectromer.imaging import render_batches
+    >>> shapes = [b.shape for b in render_batches(load_sample(), indices=range(10),
+    ...                                           batch_size=4, size=32)]
+    >>> shapes
+    [(4, 32, 32, 3), (4, 32, 32, 3), (2, 32, 32, 3)]
+    """
+    _check_output(output)
+    if errors not in ("warn", "raise", "ignore"):
+        raise ValueError(f"errors must be 'warn', 'raise' or 'ignore', got {errors!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    cfg = make_config(config, **options)
+    if not get_kind(cfg.kind).is_block:
+        batch_size = min(batch_size, 64)  # line kinds build full float images
+    chunks = _chunks(spectra, wavelength, mask, z, indices, batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        total = _count(spectra, indices)
+        bar = tqdm(total=total, desc=f"render {cfg.kind}", unit="spectrum")
+        for s, e, batch in chunks:
+            yield _render_batch(batch, cfg, output, errors)
+            bar.update(e - s)
+        bar.close()
+    else:
+        for _, _, batch in chunks:
+            yield _render_batch(batch, cfg, output, errors)
+
+
+def render(
+    spectra: Any,
+    *,
+    config: RenderConfig | None = None,
+    wavelength: Any = None,
+    mask: np.ndarray | None = None,
+    z: Any = None,
+    indices: Sequence[int] | np.ndarray | None = None,
+    output: str = "uint8",
+    batch_size: int = 256,
+    progress: bool = False,
+    errors: str = "warn",
+    **options: Any,
+) -> np.ndarray:
+    """Render many spectra to images, vectorised over batches.
+
+    Parameters
+    ----------
+    spectra : sequence of Spectrum, SpectraDataset, or ndarray
+        ``specutils.Spectrum`` objects (1-D), a
+        :class:`~spectromer.datasets.SpectraDataset` (all rows, or ``indices``),
+        or a flux array (N, L) with ``wavelength`` (L,) or (N, L).
+    config : RenderConfig, optional
+        Render options as one object; keyword ``options`` override its fields.
+    wavelength : array or Quantity, optional
+        Wavelength grid of a flux array (Angstrom unless a Quantity).
+    mask : ndarray of bool, optional
+        Bad pixels of a flux array (True = bad).
+    z : float or array, optional
+        Redshifts for ``frame="rest"`` (default: each spectrum's ``meta["z"]``).
+    indices : array of int, optional
+        Rows of a dataset to render.
+    output : {"uint8", "float32"}
+        ``uint8``: (N, H, W, C) 0-255; ``float32``: (N, C, H, W) in [0, 1].
+    batch_size : int
+        Spectra processed at once (working memory is O(batch_size)).
+    progress : bool
+        Show a tqdm progress bar.
+    errors : {"warn", "raise", "ignore"}
+        What to do about a spectrum without a single valid pixel (it is
+        rendered blank unless ``"raise"``).
+    **options
+        Any :class:`RenderConfig` field: ``kind``, ``size``, ``block_size``,
+        ``fill_order``, ``grid``, ``wave_range``, ``frame``, ``normalization``,
+        ``mask_policy``, ``mask_channel``, ``cmap``, ...
+
+    Returns
+    -------
+    ndarray
+        The images, in input order.
+
+    Examples
+    --------
+    >>> from spectromer.datasets import load_sample
+    >>> from spectromer.imaging import render
+    >>> ds = load_sample()
+    >>> imgs = render(ds, indices=range(8), kind="map2dnormaldev", size=64)
+    >>> imgs.shape, imgs.dtype.name
+    ((8, 64, 64, 3), 'uint8')
+    >>> render(ds, indices=[0], size=32, output="float32").shape
+    (1, 3, 32, 32)
+    """
+    cfg = make_config(config, **options)
+    _check_output(output)
+    n = _count(spectra, indices)
+    h, w = cfg.shape
+    c = cfg.channels
+    out = (
+        np.zeros((n, h, w, c), np.uint8)
+        if output == "uint8"
+        else np.zeros((n, c, h, w), np.float32)
+    )
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if errors not in ("warn", "raise", "ignore"):
+        raise ValueError(f"errors must be 'warn', 'raise' or 'ignore', got {errors!r}")
+    if not get_kind(cfg.kind).is_block:
+        batch_size = min(batch_size, 64)  # line kinds build full float images
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, desc=f"render {cfg.kind}", unit="spectrum")
+    for s, e, batch in _chunks(spectra, wavelength, mask, z, indices, batch_size):
+        _render_batch(batch, cfg, output, errors, out=out[s:e])
+        if bar is not None:
+            bar.update(e - s)
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def to_image(
+    spectrum: Any,
+    kind: str | None = None,
+    size: int | tuple[int, int] | None = None,
+    *,
+    config: RenderConfig | None = None,
+    output: str = "uint8",
+    z: float | None = None,
+    **options: Any,
+) -> np.ndarray:
+    """Render one spectrum to an image.
+
+    Also available as ``Spectrum.to_image(...)`` on every
+    :class:`specutils.Spectrum` once :mod:`spectromer` is imported.
+
+    Parameters
+    ----------
+    spectrum : specutils.Spectrum
+        A 1-D spectrum.
+    kind : str, optional
+        ``map2dnormaldev`` (default), ``map2dnormal``, ``map2d``, ``roi``,
+        ``plot`` or ``overlapsplit`` (see :class:`RenderConfig`).
+    size : int or (int, int), optional
+        Image size in pixels (default 224).
+    config : RenderConfig, optional
+        All options at once; ``kind``, ``size`` and ``options`` given here win.
+    output : {"uint8", "float32"}
+        ``uint8``: (H, W, C) 0-255; ``float32``: (C, H, W) in [0, 1].
+    z : float, optional
+        Redshift for ``frame="rest"`` (default ``spectrum.meta["z"]``).
+    **options
+        Any other :class:`RenderConfig` field.
+
+    Returns
+    -------
+    ndarray
+        The image.
+
+    Raises
+    ------
+    ValueError
+        If the spectrum has no valid pixel, or an option is invalid.
+
+    Examples
+    --------
+    >>> from specutils import Spectrum
+    >>> import spectromer
+    >>> from spectromer.datasets import load_sample
+    >>> spec = load_sample()[0]
+    >>> img = spec.to_image("map2dnormaldev", size=224, fill_order="hilbert")
+    >>> img.shape, img.dtype.name
+    ((224, 224, 3), 'uint8')
+    """
+    if kind is not None:
+        options["kind"] = kind
+    if size is not None:
+        options["size"] = size
+    img = render([spectrum], config=config, output=output, z=z, errors="raise", **options)
+    return img[0]
+
+
+class SpectrumToImage:
+    """A picklable transform for data loaders: spectrum in, image tensor out.
+
+    Rendering on the fly in ``DataLoader`` workers means training never needs
+    image files on disk. The transform accepts a ``specutils.Spectrum`` or a
+    dict of arrays (``wave``, ``flux`` and optionally ``mask``/``ivar``, as
+    returned by ``SpectraDataset.arrays``) and returns a ``torch.Tensor``
+    (C, H, W) float32 in [0, 1] when PyTorch is installed, else a numpy array.
+
+    Parameters
+    ----------
+    config : RenderConfig, optional
+        Render options; keyword ``options`` override its fields.
+    as_tensor : bool, optional
+        Return torch tensors (default: if torch can be imported).
+    **options
+        Any :class:`RenderConfig` field.
+
+    Examples
+    --------
+    >>> from spectromer.datasets import load_sample
+    >>> from spectromer.imaging import SpectrumToImage
+    >>> ds = load_sample()
+    >>> t = SpectrumToImage(kind="map2dnormaldev", size=32, as_tensor=False)
+    >>> t(ds.arrays(0)).shape
+    (3, 32, 32)
+    >>> t.batch([ds.arrays(0), ds.arrays(1)]).shape
+    (2, 3, 32, 32)
+    """
+
+    def __init__(
+        self, config: RenderConfig | None = None, *, as_tensor: bool | None = None, **options: Any
+    ) -> None:
+        self.config = make_config(config, **options)
+        self.as_tensor = as_tensor
+
+    def __repr__(self) -> str:
+        return f"SpectrumToImage({self.config!r})"
+
+    def _convert(self, arr: np.ndarray):
+        use_torch = self.as_tensor
+        if use_torch is None:
+            try:
+                import torch  # noqa: F401
+
+                use_torch = True
+            except ImportError:
+                use_torch = False
+        if use_torch:
+            import torch
+
+            return torch.from_numpy(arr)
+        return arr
+
+    def batch(self, items: Sequence[Any]):
+        """Render a list of spectra or array dicts to (N, C, H, W)."""
+        from specutils import Spectrum
+
+        if all(isinstance(it, Spectrum) for it in items):
+            arr = render(list(items), config=self.config, output="float32", errors="ignore")
+        else:
+            arr = (
+                np.concatenate(
+                    [
+                        render(_as_dict(it), config=self.config, output="float32", errors="ignore")
+                        for it in items
+                    ]
+                )
+                if items
+                else np.zeros((0, self.config.channels, *self.config.shape), np.float32)
+            )
+        return self._convert(arr)
+
+    def __call__(self, item: Any):
+        from specutils import Spectrum
+
+        if isinstance(item, Spectrum):
+            arr = render([item], config=self.config, output="float32", errors="ignore")[0]
+        else:
+            arr = render(_as_dict(item), config=self.config, output="float32", errors="ignore")[0]
+        return self._convert(arr)
+
+
+def _as_dict(item: Any) -> dict[str, np.ndarray]:
+    if not isinstance(item, dict) or "flux" not in item or "wave" not in item:
+        raise TypeError(
+            "expected a specutils Spectrum or a dict with 'wave' and 'flux' arrays "
+            f"(as SpectraDataset.arrays returns), got {type(item).__name__}"
+        )
+    return item
+
+
+def save_images(
+    spectra: Any,
+    directory: str | os.PathLike,
+    *,
+    names: Sequence[str] | None = None,
+    config: RenderConfig | None = None,
+    indices: Sequence[int] | np.ndarray | None = None,
+    batch_size: int = 256,
+    progress: bool = True,
+    **options: Any,
+) -> list[Path]:
+    """Render spectra and write one PNG file each (atomically).
+
+    Training does not need image files (render on the fly with
+    :class:`SpectrumToImage`); this is for looking at images or for other tools.
+
+    Parameters
+    ----------
+    spectra : sequence of Spectrum, SpectraDataset, or ndarray
+        As for :func:`render`.
+    directory : path
+        Output folder (created if needed).
+    names : sequence of str, optional
+        File names without extension; default: each spectrum's ``source``
+        (file stem) or ``object_id``, else its index.
+    config, indices, batch_size, progress, **options
+        As for :func:`render`.
+
+    Returns
+    -------
+    list of Path
+        The files written, in input order.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spectromer.datasets import load_sample
+    >>> from spectromer.imaging import save_images
+    >>> paths = save_images(load_sample(), tempfile.mkdtemp(), indices=[0, 1], size=64,
+    ...                     progress=False)
+    >>> [p.suffix for p in paths]
+    ['.png', '.png']
+    """
+    from PIL import Image
+
+    from spectromer.datasets._atomic import atomic_path
+
+    cfg = make_config(config, **options)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if names is None:
+        names = _default_names(spectra, indices)
+    names = [str(n) for n in names]
+    if len(set(names)) != len(names):
+        raise ValueError("names must be unique (two spectra would write the same file)")
+    paths = []
+    k = 0
+    for imgs in render_batches(
+        spectra, config=cfg, indices=indices, batch_size=batch_size, progress=progress
+    ):
+        for img in imgs:
+            path = directory / f"{names[k]}.png"
+            arr = img[..., 0] if img.shape[-1] == 1 else img
+            with atomic_path(path, suffix=".png") as tmp:
+                Image.fromarray(arr).save(tmp, format="PNG")
+            paths.append(path)
+            k += 1
+    return paths
+
+
+def _default_names(spectra: Any, indices: Any) -> list[str]:
+    from specutils import Spectrum
+
+    def stem(meta: dict, i: int) -> str:
+        src = meta.get("source")
+        if src:
+            name = Path(str(src)).name
+            for ext in (".gz", ".bz2", ".fits", ".fit", ".fts"):
+                name = name.removesuffix(ext)
+            return name
+        if meta.get("object_id"):
+            return str(meta["object_id"])
+        return f"spectrum-{i:06d}"
+
+    if isinstance(spectra, Spectrum):
+        spectra = [spectra]
+    if hasattr(spectra, "meta_row"):
+        idx = range(len(spectra)) if indices is None else indices
+        names = [stem(spectra.meta_row(int(i)), int(i)) for i in idx]
+    elif isinstance(spectra, (list, tuple)):
+        names = [stem(getattr(s, "meta", {}) or {}, i) for i, s in enumerate(spectra)]
+    else:
+        names = [f"spectrum-{i:06d}" for i in range(_count(spectra, indices))]
+    if len(set(names)) != len(names):  # e.g. DESI targets from one file
+        names = [f"{n}-{i:06d}" for i, n in enumerate(names)]
+    return names

@@ -1,0 +1,375 @@
+"""Tests of the spectrum-to-image renderers (spectromer.imaging)."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.nddata import InverseVariance
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from specutils import Spectrum
+
+import spectromer  # noqa: F401  (installs Spectrum.to_image)
+from spectromer.datasets import load_sample
+from spectromer.imaging import (
+    FILL_ORDERS,
+    KINDS,
+    RenderConfig,
+    SpectrumToImage,
+    fill_order,
+    pixel_index_map,
+    pixel_wavelengths,
+    render,
+    render_batches,
+    save_images,
+    to_image,
+    values_from_image,
+)
+from spectromer.imaging.accessor import install_spectrum_method
+from spectromer.imaging.layout import gilbert_curve
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_sample()
+
+
+def _spec(wave, flux, mask=None, z=None):
+    meta = {} if z is None else {"z": z}
+    return Spectrum(
+        flux=np.asarray(flux, float) * u.dimensionless_unscaled,
+        spectral_axis=np.asarray(wave, float) * u.AA,
+        uncertainty=InverseVariance(np.ones(len(flux))),
+        mask=None if mask is None else np.asarray(mask, bool),
+        meta=meta,
+    )
+
+
+def _lines(wave, centers=(4861.0, 6563.0), depth=0.6, width=4.0):
+    flux = 1.0 + 0.0001 * (wave - 4000.0)
+    for c in centers:
+        flux = flux - depth * np.exp(-0.5 * ((wave - c) / width) ** 2)
+    return flux
+
+
+# --------------------------------------------------------------------------- shapes
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("order", FILL_ORDERS)
+def test_every_kind_and_order_shapes(sample, kind, order):
+    imgs = render(sample, indices=[0, 1, 2], kind=kind, size=48, fill_order=order)
+    assert imgs.shape == (3, 48, 48, 3) and imgs.dtype == np.uint8
+    assert imgs.max() > 0
+    f = render(sample, indices=[0], kind=kind, size=32, fill_order=order, output="float32")
+    assert f.shape == (1, 3, 32, 32) and f.dtype == np.float32
+    assert 0.0 <= f.min() and f.max() <= 1.0
+
+
+def test_float_output_matches_uint8(sample):
+    a = render(sample, indices=[0, 5], size=64)
+    f = render(sample, indices=[0, 5], size=64, output="float32")
+    np.testing.assert_array_equal(np.floor(f.transpose(0, 2, 3, 1) * 255.0).astype(np.uint8), a)
+
+
+def test_mask_channel_and_grey_map2d(sample):
+    imgs = render(sample, indices=[0], size=64, mask_channel=True)
+    assert imgs.shape == (1, 64, 64, 4)
+    grey = render(sample, indices=[0], kind="map2d", cmap=None, size=64)
+    assert grey.shape == (1, 64, 64, 1)
+
+
+# --------------------------------------------------------------------------- layout
+def _slow_reference(values01: np.ndarray, size: int, block: int, order: str) -> np.ndarray:
+    """Place floor(255 * v) block by block with Python loops, following the order."""
+    rows = cols = size // block
+    if order == "hilbert":
+        cells = [tuple(rc) for rc in gilbert_curve(rows, cols)]
+    else:
+        cells = []
+        for r in range(rows):
+            cs = range(cols) if (order == "standard" or r % 2 == 0) else range(cols - 1, -1, -1)
+            cells.extend((r, c) for c in cs)
+    img = np.zeros((size, size), np.uint8)
+    for k, value in enumerate(values01):
+        if k >= len(cells):
+            break
+        r, c = cells[k]
+        img[r * block : (r + 1) * block, c * block : (c + 1) * block] = int(255 * value)
+    return img
+
+
+@pytest.mark.parametrize("order", FILL_ORDERS)
+@pytest.mark.parametrize("block", [1, 2, 3])
+def test_value_lands_where_the_layout_says(order, block):
+    rng = np.random.default_rng(block)
+    n = 300
+    wave = 4000.0 + np.arange(n)
+    flux = rng.normal(10, 2, n)
+    img = render(
+        flux[None],
+        wavelength=wave,
+        kind="map2dnormal",
+        grid="index",
+        size=40,
+        block_size=block,
+        fill_order=order,
+    )[0, :, :, 0]
+    expected = _slow_reference((flux - flux.min()) / (flux.max() - flux.min()), 40, block, order)
+    np.testing.assert_array_equal(img, expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 40), cols=st.integers(1, 40), order=st.sampled_from(FILL_ORDERS))
+def test_fill_order_is_a_permutation_with_local_steps(rows, cols, order):
+    pos = fill_order(rows, cols, order)
+    assert sorted(pos.tolist()) == list(range(rows * cols))
+    r, c = np.divmod(pos, cols)
+    steps = np.abs(np.diff(r)) + np.abs(np.diff(c))
+    if order == "boustrophedon":
+        assert (steps == 1).all()
+    if order == "hilbert":  # edge-adjacent, except one diagonal step on odd x odd grids
+        assert (steps[steps != 1] == 2).all() and (steps != 1).sum() <= 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    h=st.integers(8, 70),
+    w=st.integers(8, 70),
+    block=st.integers(1, 4),
+    order=st.sampled_from(FILL_ORDERS),
+)
+def test_index_map_round_trip(h, w, block, order):
+    idx = pixel_index_map(h, w, block, order)
+    rows, cols = h // block, w // block
+    assert idx.max() == rows * cols - 1
+    assert (idx[rows * block :] == -1).all() and (idx[:, cols * block :] == -1).all()
+    np.testing.assert_array_equal(values_from_image(idx, block, order), np.arange(rows * cols))
+
+
+# --------------------------------------------------------------------------- wavelength truth
+def test_wavelength_true_grid_aligns_instruments():
+    """The same star seen on two different pixel grids gives the same image."""
+    w1 = np.geomspace(3700, 9100, 3909)  # LAMOST-like
+    w2 = np.arange(3600.0, 9824.0, 0.8)  # DESI-like, other start and sampling
+    s1, s2 = _spec(w1, _lines(w1)), _spec(w2, _lines(w2))
+    opts = {"kind": "map2dnormal", "size": 64, "wave_range": (3800, 9000)}
+    a = s1.to_image(**opts).astype(int)
+    b = s2.to_image(**opts).astype(int)
+    assert np.abs(a - b).mean() < 2.0
+    # the published index mapping puts the lines at different pixels
+    ai = s1.to_image(grid="index", **opts).astype(int)
+    bi = s2.to_image(grid="index", **opts).astype(int)
+    assert np.abs(ai - bi).mean() > 10 * np.abs(a - b).mean()
+
+
+def test_rest_frame_shifts_lines_home():
+    w = np.geomspace(3600, 10400, 5000)
+    z = 0.2
+    s0 = _spec(w, _lines(w), z=0.0)
+    sz = _spec(w, _lines(w / (1 + z)), z=z)
+    opts = {"kind": "map2dnormal", "size": 64, "frame": "rest", "wave_range": (3800, 8000)}
+    a = s0.to_image(**opts).astype(int)
+    b = sz.to_image(**opts).astype(int)
+    assert np.abs(a - b).mean() < 2.0
+    with pytest.raises(ValueError, match="needs a redshift"):
+        _spec(w, _lines(w)).to_image(**opts)
+    c = _spec(w, _lines(w / (1 + z))).to_image(z=z, **opts).astype(int)
+    assert np.abs(a - c).mean() < 2.0
+
+
+def test_pixel_wavelengths_follow_the_grid():
+    cfg = RenderConfig(size=64, fill_order="hilbert", wave_range=(4000, 8000))
+    wl = pixel_wavelengths(config=cfg)
+    along = values_from_image(wl, cfg.resolved_block_size(), "hilbert")
+    assert np.all(np.diff(along) > 0)
+    assert along[0] == pytest.approx(4000) and along[-1] == pytest.approx(8000)
+    with pytest.raises(ValueError, match="depend on the spectrum"):
+        pixel_wavelengths(grid="index")
+
+
+def test_coarse_grid_averages_instead_of_aliasing():
+    rng = np.random.default_rng(0)
+    w = np.geomspace(3800, 9000, 20000)
+    noise = rng.normal(0, 1, w.size)
+    s = _spec(w, 100 + noise)
+    img = s.to_image(
+        kind="map2d",
+        normalization="fixed",
+        vmin=95,
+        vmax=105,
+        size=16,
+        wave_range=(3800, 9000),
+        cmap=None,
+    )[..., 0].astype(float)
+    # 256 values from 20000 pixels: bin means have ~1/9 of the pixel noise
+    assert img[img > 0].std() < 0.3 * 255 / 10
+
+
+# --------------------------------------------------------------------------- bad pixels
+def test_masked_pixels_never_leak():
+    w = np.geomspace(3800, 9000, 3000)
+    flux = _lines(w)
+    mask = np.zeros(w.size, bool)
+    mask[1000:1010] = True
+    spiked = flux.copy()
+    spiked[1000:1010] = 1e6  # garbage under the mask
+    clean = _spec(w, flux).to_image(kind="map2dnormal", size=64)
+    interp = _spec(w, spiked, mask).to_image(kind="map2dnormal", size=64)
+    assert np.abs(clean.astype(int) - interp.astype(int)).max() <= 3
+    zero = _spec(w, spiked, mask).to_image(
+        kind="map2dnormal", size=64, mask_policy="zero", mask_channel=True
+    )
+    flagged = zero[..., 3] == 255
+    assert flagged.any() and (zero[..., 0][flagged] == 0).all()
+    nan = spiked.copy()
+    nan[1000:1010] = np.nan  # NaN without a mask is bad too
+    img = _spec(w, nan).to_image(kind="map2dnormal", size=64)
+    assert np.abs(clean.astype(int) - img.astype(int)).max() <= 3
+
+
+def test_constant_and_empty_spectra():
+    w = np.linspace(4000, 8000, 500)
+    const = _spec(w, np.full(w.size, 7.0)).to_image(kind="map2dnormaldev", size=32)
+    inside = const[: 32 // 1, :, 0]
+    assert set(np.unique(inside[inside > 0])) <= {127}
+    nan = _spec(w, np.full(w.size, np.nan))
+    with pytest.raises(ValueError, match="no valid"):
+        nan.to_image(size=32)
+    with pytest.warns(RuntimeWarning, match="no valid"):
+        imgs = render([nan, _spec(w, _lines(w))], size=32)
+    assert imgs[0].max() == 0 and imgs[1].max() > 0
+
+
+def test_roi_marks_strong_lines():
+    w = np.linspace(4000, 8000, 4000)
+    s = _spec(w, _lines(w, centers=(5000.0,), depth=0.8, width=6.0))
+    img = s.to_image(kind="roi", grid="stretch", size=64, block_size=1)
+    g = values_from_image(img[..., 1], 1, "standard", n_values=4000)
+    marked = np.flatnonzero(g == 50)
+    lam = np.linspace(4000, 8000, 4096)[marked]
+    assert marked.size > 0 and np.all(np.abs(lam - 5000) < 60)
+
+
+def test_plot_draws_a_continuous_line():
+    w = np.linspace(4000, 8000, 2000)
+    img = _spec(w, w - 4000).to_image(kind="plot", size=64, grid="stretch")  # a rising ramp
+    dark = img.min(axis=-1) < 200
+    cols = np.flatnonzero(dark.any(axis=0))
+    assert cols.size >= 58  # every column between the margins
+    top = [np.flatnonzero(dark[:, c]).min() for c in cols]
+    assert np.all(np.diff(top) <= 0)  # the line rises to the right
+    over = _spec(w, _lines(w)).to_image(kind="overlapsplit", size=64)
+    assert over.shape == (64, 64, 3) and (over < 255).any()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(2, 600),
+    nan_frac=st.floats(0, 0.9),
+    kind=st.sampled_from(KINDS),
+    grid=st.sampled_from(["log", "linear", "index", "stretch"]),
+    seed=st.integers(0, 1000),
+)
+def test_random_spectra_render(n, nan_frac, kind, grid, seed):
+    rng = np.random.default_rng(seed)
+    start = rng.uniform(3000, 8000)
+    w = start + np.cumsum(rng.uniform(0.1, 5.0, n))
+    flux = rng.normal(0, 1, n) * rng.uniform(1e-3, 1e6)
+    flux[rng.random(n) < nan_frac] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        img = render([_spec(w, flux)], kind=kind, grid=grid, size=24, mask_channel=True)
+    assert img.shape == (1, 24, 24, 4) and img.dtype == np.uint8
+
+
+# --------------------------------------------------------------------------- API
+def test_every_real_file_kind_to_image(data_dir):
+    from spectromer.datasets import find_spectrum_files
+
+    for path in find_spectrum_files(data_dir):
+        spec = Spectrum.read(path)
+        img = spec.to_image(size=32)
+        assert img.shape == (32, 32, 3) and img.max() > 0, path.name
+
+
+def test_spectrum1d_has_the_method():
+    from specutils import Spectrum1D
+
+    assert Spectrum1D.to_image is Spectrum.to_image
+
+
+def test_never_overwrites_a_foreign_attribute():
+    class Other:
+        def to_image(self):
+            return "theirs"
+
+    with pytest.warns(RuntimeWarning, match="did not replace"):
+        assert install_spectrum_method(Other) is False
+    assert Other().to_image() == "theirs"
+    assert install_spectrum_method(Spectrum) is True  # ours already: fine
+
+
+def test_config_validation_and_round_trip():
+    cfg = RenderConfig(kind="roi", size=(64, 96), fill_order="hilbert", wave_range=(4000, 9000))
+    assert RenderConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="kind must be one of"):
+        RenderConfig(kind="spectrogram")
+    with pytest.raises(ValueError, match="wave_range"):
+        RenderConfig(wave_range=(9000, 4000))
+    with pytest.raises(ValueError, match="block_size"):
+        RenderConfig(size=32, block_size=40)
+    with pytest.raises(TypeError, match="unknown render option"):
+        render([], siez=32)
+    with pytest.raises(ValueError, match="unknown render options"):
+        RenderConfig.from_dict({"kind": "plot", "colour": "red"})
+    q = RenderConfig(size=32)
+    from spectromer.imaging.config import make_config
+
+    assert make_config(q, wave_range=[5, 6] * u.um).wave_range == pytest.approx((5e4, 6e4))
+
+
+def test_render_batches_stream(sample):
+    sizes = [b.shape[0] for b in render_batches(sample, indices=range(10), batch_size=4, size=32)]
+    assert sizes == [4, 4, 2]
+
+
+def test_transform_pickles_and_matches_render(sample):
+    t = SpectrumToImage(kind="map2dnormaldev", size=32, as_tensor=False)
+    t2 = pickle.loads(pickle.dumps(t))
+    a = t2(sample.arrays(3))
+    b = render(sample, indices=[3], size=32, output="float32")[0]
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    np.testing.assert_allclose(t(sample[3]), b, atol=1e-6)
+    with pytest.raises(TypeError, match="expected a specutils Spectrum"):
+        t([1, 2, 3])
+
+
+def test_save_images(sample, tmp_path):
+    from PIL import Image
+
+    paths = save_images(sample, tmp_path, indices=[0, 1, 2], size=32, progress=False)
+    assert len(paths) == 3 and all(p.exists() for p in paths)
+    assert paths[0].stem.startswith("spec-")
+    assert np.asarray(Image.open(paths[0])).shape == (32, 32, 3)
+    assert not [p for p in tmp_path.iterdir() if p.suffix != ".png"]
+    with pytest.raises(ValueError, match="unique"):
+        save_images(sample, tmp_path, indices=[0, 1], names=["a", "a"], progress=False)
+
+
+def test_flux_array_input_errors():
+    with pytest.raises(ValueError, match="wavelength"):
+        render(np.ones((2, 10)))
+    with pytest.raises(ValueError, match="wavelength has 9 values"):
+        render(np.ones((2, 10)), wavelength=np.arange(9.0))
+    with pytest.raises(ValueError, match="does not match"):
+        render(np.ones((2, 10)), wavelength=np.ones((3, 10)))
+    with pytest.raises(TypeError, match="not a specutils Spectrum"):
+        render([1, 2])
+    assert to_image(_spec(np.linspace(4000, 5000, 50), np.arange(50.0)), size=16).shape == (
+        16,
+        16,
+        3,
+    )
