@@ -32,7 +32,8 @@ class Values:
     ``hidden`` (N, M) shown as nothing; ``grid`` (M,) observed wavelength of
     each value in Angstrom for fixed grids (None otherwise) and ``z`` (N,) the
     redshifts it is shifted by in the rest frame; :meth:`wave` combines them
-    (used by ``roi`` for equivalent widths).
+    (used by ``roi`` for equivalent widths); ``inside`` (N, M) each
+    spectrum's coverage (a contiguous run per row).
     """
 
     values: np.ndarray
@@ -40,6 +41,7 @@ class Values:
     hidden: np.ndarray
     grid: np.ndarray | None = None
     z: np.ndarray | None = None
+    inside: np.ndarray | None = None
 
     def wave(self, i: int) -> np.ndarray | None:
         """Wavelengths of row ``i`` in Angstrom, or None on per-spectrum grids."""
@@ -170,11 +172,42 @@ def _map2dnormal(v: Values, config: RenderConfig) -> np.ndarray:
     return _with_mask([r, None, None], v, config)
 
 
+def gradient_rows(x: np.ndarray, inside: np.ndarray | None = None) -> np.ndarray:
+    """:func:`numpy.gradient` of each row over its own covered run only.
+
+    Central differences inside, one-sided differences at the first and last
+    covered value of each row (exactly ``np.gradient`` of the covered
+    segment), zero outside: the blank margin of a spectrum that does not
+    fill the grid never shows up as a huge derivative at its edge.
+    """
+    n, m = x.shape
+    d = np.zeros_like(x)
+    if m < 2:
+        return d
+    d[:, 1:-1] = (x[:, 2:] - x[:, :-2]) * np.asarray(0.5, x.dtype)
+    d[:, 0] = x[:, 1] - x[:, 0]
+    d[:, -1] = x[:, -1] - x[:, -2]
+    if inside is None or inside.all():
+        return d
+    has = inside.any(axis=1)
+    first = np.argmax(inside, axis=1)
+    last = m - 1 - np.argmax(inside[:, ::-1], axis=1)
+    rows = np.flatnonzero(has)
+    f, la = first[rows], last[rows]
+    single = f == la
+    nxt = np.minimum(f + 1, m - 1)
+    prv = np.maximum(la - 1, 0)
+    d[rows, f] = np.where(single, 0.0, x[rows, nxt] - x[rows, f])
+    d[rows, la] = np.where(single, 0.0, x[rows, la] - x[rows, prv])
+    d[~inside] = 0.0
+    return d
+
+
 @register_kind("map2dnormaldev")
 def _map2dnormaldev(v: Values, config: RenderConfig) -> np.ndarray:
     x = v.values
-    d1 = np.gradient(x, axis=1) if x.shape[1] > 1 else np.zeros_like(x)
-    d2 = np.gradient(d1, axis=1) if x.shape[1] > 1 else np.zeros_like(x)
+    d1 = gradient_rows(x, v.inside)
+    d2 = gradient_rows(d1, v.inside)
     chans = [_channel(x, v, config), _channel(d1, v, config), _channel(d2, v, config)]
     return _with_mask(chans, v, config)
 

@@ -70,17 +70,60 @@ def _from_arrays(
     return Batch(wave, flux, good, length, np.asarray(zs, dtype=np.float64), names)
 
 
+def _describe_rows(batch: Batch) -> None:
+    """Recognise log-linear and linear wavelength grids of a batch, all rows at once.
+
+    Sets ``grid_kind/start/step`` so that resampling can use arithmetic; rows
+    that are neither stay explicit (0). Same tolerance as the dataset's
+    :func:`~spectromer.datasets._grid.describe_grid`: every wavelength within
+    1% of a pixel of the parametric grid.
+    """
+    from spectromer.datasets._grid import EXPLICIT, GRID_TOLERANCE, LINEAR, LOGLINEAR
+
+    n, width = batch.wave.shape
+    kind = np.full(n, EXPLICIT, np.uint8)
+    start = np.full(n, np.nan)
+    step = np.full(n, np.nan)
+    length = batch.length
+    ok = length >= 3
+    if ok.any() and width >= 3:
+        rows = np.flatnonzero(ok)
+        w = batch.wave[rows]
+        last = (length[rows] - 1)[:, None]
+        idx = np.arange(width, dtype=np.float64)[None, :]
+        valid = idx <= last
+        w0 = w[:, :1]
+        wl = np.take_along_axis(w, last, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pix = np.nanmin(np.where(valid[:, 1:], np.diff(w, axis=1), np.inf), axis=1)
+            tol = GRID_TOLERANCE * pix
+            for k, fwd, inv in (
+                (LOGLINEAR, np.log10, lambda v: 10.0**v),
+                (LINEAR, lambda v: v, lambda v: v),
+            ):
+                a, b = fwd(w0), fwd(wl)
+                st = (b - a) / last
+                model = inv(a + st * idx)
+                dev = np.where(valid, np.abs(model - w), 0.0).max(axis=1)
+                hit = np.isfinite(dev) & (dev <= tol) & (kind[rows] == EXPLICIT)
+                kind[rows[hit]] = k
+                start[rows[hit]] = a[hit, 0]
+                step[rows[hit]] = st[hit, 0]
+    batch.grid_kind, batch.grid_start, batch.grid_step = kind, start, step
+
+
 def _spectrum_arrays(spec: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     import astropy.units as u
     from astropy.nddata import InverseVariance, StdDevUncertainty, VarianceUncertainty
 
-    flux = np.asarray(spec.flux.value, dtype=np.float64)
+    flux = np.asarray(spec.flux.value, dtype=np.float32)
     if flux.ndim != 1:
         raise ValueError(
             f"expected 1-D spectra, got flux of shape {flux.shape}; split multi-object "
             "spectra first (spectromer.io.read_spectra does)"
         )
-    wave = spec.spectral_axis.to_value(u.AA, equivalencies=u.spectral())
+    axis = spec.spectral_axis
+    wave = axis.value if axis.unit == u.AA else axis.to_value(u.AA, equivalencies=u.spectral())
     good = np.isfinite(flux)
     if spec.mask is not None:
         good &= ~np.asarray(spec.mask, bool)
@@ -185,6 +228,7 @@ def as_batch(
             [p[3] for p in parts],
             names,
         )
+        _describe_rows(batch)
     if z is not None:
         zz = np.broadcast_to(np.asarray(z, dtype=np.float64), (len(batch),))
         batch.z = zz.copy()
@@ -254,6 +298,13 @@ def _batch_from_flux(flux: Any, wavelength: Any, mask: np.ndarray | None) -> Bat
         batch.grid_kind = np.full(n, kind, np.uint8)
         batch.grid_start = np.full(n, start)
         batch.grid_step = np.full(n, step)
+    elif not shared:
+        batch.length = np.where(
+            np.isfinite(batch.wave).any(axis=1),
+            batch.wave.shape[1] - np.argmax(np.isfinite(batch.wave)[:, ::-1], axis=1),
+            0,
+        ).astype(np.int64)
+        _describe_rows(batch)
     return batch
 
 
@@ -385,7 +436,9 @@ def _bin_means(values: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndar
     return (sums / np.maximum(count, 1)).astype(np.float32), count
 
 
-def resample(batch: Batch, config: RenderConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def resample(
+    batch: Batch, config: RenderConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Values to show, per spectrum, on the configured grid (all rows vectorised).
 
     Masked pixels are first replaced by linear interpolation between their good
@@ -405,13 +458,15 @@ def resample(batch: Batch, config: RenderConfig) -> tuple[np.ndarray, np.ndarray
     hidden : ndarray (N, M) bool
         True where the image must show nothing: outside coverage, and with
         ``mask_policy="zero"`` wherever a masked pixel contributed.
+    inside : ndarray (N, M) bool
+        True within each spectrum's coverage (a contiguous run per row).
     """
     n = len(batch)
     longest = int(batch.length.max()) if n else 0
     m = config.n_values(longest)
     if n == 0:
         empty = np.zeros((0, m), bool)
-        return np.zeros((0, m), np.float32), empty, empty
+        return np.zeros((0, m), np.float32), empty, empty, empty
     good = batch.good
     has = good.any(axis=1)
     width = batch.flux.shape[1]
@@ -453,12 +508,12 @@ def resample(batch: Batch, config: RenderConfig) -> tuple[np.ndarray, np.ndarray
         values = _lerp(flux, np.where(inside, pos, 0.0))
     if m > 1 and config.grid != "index":
         # native pixels per grid step, measured inside each spectrum's coverage
+        # (coverage is one contiguous run per row)
         n_in = inside.sum(axis=1)
-        p_in = np.where(inside, pos, np.nan)
-        with np.errstate(invalid="ignore"):
-            span = np.nanmax(np.where(n_in[:, None] > 1, p_in, 0.0), axis=1) - np.nanmin(
-                np.where(n_in[:, None] > 1, p_in, 0.0), axis=1
-            )
+        i_first = np.argmax(inside, axis=1)
+        i_last = m - 1 - np.argmax(inside[:, ::-1], axis=1)
+        rows = np.arange(n)
+        span = np.abs(pos[rows, i_last] - pos[rows, i_first])
         spacing = np.where(n_in > 1, span / np.maximum(n_in - 1, 1), 0.0)
         coarse = spacing > 1.5
         if coarse.any():
@@ -475,7 +530,7 @@ def resample(batch: Batch, config: RenderConfig) -> tuple[np.ndarray, np.ndarray
         flagged = ~inside
     hidden = flagged if config.mask_policy == "zero" else ~inside
     values[~inside] = 0.0
-    return values, flagged, hidden
+    return values, flagged, hidden, inside
 
 
 def normalize(
@@ -528,8 +583,9 @@ def normalize(
         raise ValueError(f"unknown normalization {method!r}")
     span = (hi - lo).astype(np.float32)
     ok = any_valid & np.isfinite(span) & (span > 0)
-    scale = np.where(ok, 1.0 / np.where(ok, span, 1.0), 0.0).astype(np.float32)
-    out = (x - np.where(ok, lo, 0.0).astype(np.float32)[:, None]) * scale[:, None]
+    # divide (not multiply by 1/span): the maximum then maps to exactly 1.0
+    out = x - np.where(ok, lo, 0.0).astype(np.float32)[:, None]
+    out /= np.where(ok, span, 1.0)[:, None]
     np.clip(out, 0.0, 1.0, out=out)
     if not ok.all():
         out[~ok] = 0.5

@@ -23,13 +23,13 @@ OUTPUTS = ("uint8", "float32")
 
 
 def _values(batch: Batch, config: RenderConfig) -> Values:
-    values, flagged, hidden = resample(batch, config)
+    values, flagged, hidden, inside = resample(batch, config)
     grid = z = None
     if config.grid in ("log", "linear"):
         grid = grid_wavelengths(config, values.shape[1])
         if config.frame == "rest":
             z = np.where(np.isfinite(batch.z), batch.z, 0.0)
-    return Values(values, flagged, hidden, grid, z)
+    return Values(values, flagged, hidden, grid, z, inside)
 
 
 def _render_batch(
