@@ -13,8 +13,10 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
-from . import io  # noqa: E402,F401  (registers the readers)
-from . import imaging  # noqa: E402,F401  (adds Spectrum.to_image)
+from . import (
+    imaging,  # noqa: E402,F401  (adds Spectrum.to_image)
+    io,  # noqa: E402,F401  (registers the readers)
+)
 from .imaging import render, to_image  # noqa: E402
 from .io import read_spectra  # noqa: E402
 
