@@ -695,7 +695,8 @@ class SpectraDataset:
     ) -> Iterator[dict[str, np.ndarray]]:
         """Stream padded batches of spectra.
 
-        Each batch is a dict with ``index`` (B,), ``length`` (B,), and ``wave``,
+        Each batch is a dict with ``index`` (B,), ``length`` (B,), the grid
+        parameters ``grid_kind``, ``grid_start``, ``grid_step`` (B,), and ``wave``,
         ``flux``, ``ivar``, ``mask`` of shape (B, L) where L is the longest
         spectrum in the batch; padded pixels have ``mask=True``, ``ivar=0``,
         ``flux=0`` and ``wave=NaN``. Memory is O(batch); contiguous index runs
@@ -745,6 +746,9 @@ class SpectraDataset:
         out = {
             "index": idx.copy(),
             "length": lengths,
+            "grid_kind": self._kind[idx],
+            "grid_start": self._start[idx],
+            "grid_step": self._step[idx],
             "wave": np.full((b, width), np.nan),
             "flux": np.zeros((b, width), fdt),
             "ivar": np.zeros((b, width), fdt),

@@ -236,13 +236,15 @@ def roi_flags(v: Values, config: RenderConfig) -> np.ndarray:
     """Values inside the strongest line regions (``roi`` kind), (N, M) bool.
 
     The flux is smoothed (Savitzky-Golay, window 25, order 3) and compared
-    with its running median over 50 values; runs where the relative
-    deviation exceeds ``roi_threshold`` are regions, ranked by the absolute
-    equivalent width of the deviation; the ``roi_regions`` largest are kept.
-    The published method used an absolute threshold of 1.5 flux units, which
-    depends on the survey's flux scale; a relative one does not.
+    with a pseudo-continuum, the median of consecutive windows of 50 values
+    interpolated linearly between window centres (the published method used a
+    running median over 50 values, which costs 20 times more and gives nearly
+    the same continuum); runs where the relative deviation exceeds
+    ``roi_threshold`` are regions, ranked by the absolute equivalent width of
+    the deviation; the ``roi_regions`` largest are kept. The published method
+    used an absolute threshold of 1.5 flux units, which depends on the
+    survey's flux scale; a relative one does not.
     """
-    from scipy.ndimage import median_filter
     from scipy.signal import savgol_filter
 
     x = v.values
@@ -251,7 +253,7 @@ def roi_flags(v: Values, config: RenderConfig) -> np.ndarray:
     if m < 60 or config.roi_regions == 0:
         return flags
     smooth = savgol_filter(x, 25, 3, axis=1)
-    med = median_filter(smooth, size=(1, 50), mode="nearest")
+    med = _window_median(smooth, 50)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(np.abs(med) > 0, (smooth - med) / np.abs(med), 0.0)
     sig = (np.abs(rel) > config.roi_threshold) & ~v.hidden
@@ -272,6 +274,21 @@ def roi_flags(v: Values, config: RenderConfig) -> np.ndarray:
         for j in keep:
             flags[i, starts[j] : ends[j]] = True
     return flags
+
+
+def _window_median(x: np.ndarray, win: int) -> np.ndarray:
+    """Median of consecutive windows, linearly interpolated to every position."""
+    n, m = x.shape
+    nb = -(-m // win)
+    padded = np.pad(x, ((0, 0), (0, nb * win - m)), mode="edge")
+    med = np.median(padded.reshape(n, nb, win), axis=2)
+    if nb == 1:
+        return np.repeat(med, m, axis=1)
+    centres = np.arange(nb) * win + (win - 1) / 2.0
+    pos = np.clip((np.arange(m) - centres[0]) / win, 0.0, nb - 1.0)
+    j0 = np.minimum(pos.astype(np.int64), nb - 2)
+    frac = (pos - j0)[None, :]
+    return med[:, j0] * (1.0 - frac) + med[:, j0 + 1] * frac
 
 
 @register_kind("roi")
@@ -361,26 +378,37 @@ def _hex_rgb(color: str) -> np.ndarray:
 
 
 def _mask_columns(v: Values, config: RenderConfig, n: int) -> np.ndarray:
-    """Mask channel for line kinds: columns whose values are flagged."""
+    """Mask channel for line kinds: 1 in columns whose values are flagged, (N, W)."""
     h, w = config.shape
     m = v.flagged.shape[1]
     cols = np.minimum((np.arange(m) * w) // m, w - 1)
     colmask = np.zeros((n, w), np.float32)
     starts = np.flatnonzero(np.diff(np.concatenate([[-1], cols])))
     colmask[:, cols[starts]] = np.maximum.reduceat(v.flagged.astype(np.float32), starts, axis=1)
-    return np.broadcast_to(colmask[:, None, :, None], (n, h, w, 1))
+    return colmask
+
+
+@dataclass
+class Palette:
+    """A line kind's image: a colour index per pixel and the colours.
+
+    ``codes`` (N, H, W) uint8 indexes ``colors`` (K, 3) in [0, 1]; ``mask``
+    (N, W) is the optional mask channel, one value per column.
+    """
+
+    codes: np.ndarray
+    colors: np.ndarray
+    mask: np.ndarray | None = None
 
 
 @register_kind("plot", block=False)
-def _plot(v: Values, config: RenderConfig) -> np.ndarray:
+def _plot(v: Values, config: RenderConfig) -> Palette:
     h, w = config.shape
     n = v.values.shape[0]
     on = rasterize_lines(_line_y(v, config), h, w, config.margin, config.line_width)
-    color = _hex_rgb(config.color)
-    img = np.where(on[..., None], color.astype(np.float32), np.float32(1.0))
-    if config.mask_channel:
-        img = np.concatenate([img, _mask_columns(v, config, n)], axis=-1)
-    return img
+    colors = np.stack([np.ones(3), _hex_rgb(config.color)])  # white background, line
+    mask = _mask_columns(v, config, n) if config.mask_channel else None
+    return Palette(on.view(np.uint8), colors, mask)
 
 
 #: Colours and opacity of the three thirds in ``overlapsplit`` (as published).
@@ -388,18 +416,33 @@ OVERLAP_COLORS = ("red", "green", "blue")
 OVERLAP_ALPHA = 0.5
 
 
+def _overlap_colors() -> np.ndarray:
+    """Colour of every combination of the three lines drawn over white, in order.
+
+    Code bit k set means line k covers the pixel; lines are blended in order
+    with opacity :data:`OVERLAP_ALPHA`, exactly as drawing them one after the
+    other would.
+    """
+    colors = np.ones((8, 3))
+    for code in range(8):
+        c = np.ones(3)
+        for k, name in enumerate(OVERLAP_COLORS):
+            if code >> k & 1:
+                c = (1 - OVERLAP_ALPHA) * c + OVERLAP_ALPHA * _hex_rgb(name)
+        colors[code] = c
+    return colors
+
+
 @register_kind("overlapsplit", block=False)
-def _overlapsplit(v: Values, config: RenderConfig) -> np.ndarray:
+def _overlapsplit(v: Values, config: RenderConfig) -> Palette:
     h, w = config.shape
     n, m = v.values.shape
     y = _line_y(v, config)
-    img = np.ones((n, h, w, 3), np.float32)
-    for part, name in zip(np.array_split(np.arange(m), 3), OVERLAP_COLORS, strict=True):
+    codes = np.zeros((n, h, w), np.uint8)
+    for k, part in enumerate(np.array_split(np.arange(m), 3)):
         if part.size < 2:
             continue
         on = rasterize_lines(y[:, part], h, w, config.margin, config.line_width)
-        color = (OVERLAP_ALPHA * _hex_rgb(name)).astype(np.float32)
-        img = np.where(on[..., None], np.float32(1 - OVERLAP_ALPHA) * img + color, img)
-    if config.mask_channel:
-        img = np.concatenate([img, _mask_columns(v, config, n)], axis=-1)
-    return img
+        codes |= on.view(np.uint8) << k
+    mask = _mask_columns(v, config, n) if config.mask_channel else None
+    return Palette(codes, _overlap_colors(), mask)

@@ -246,7 +246,7 @@ def _batch_from_dict(data: dict[str, np.ndarray]) -> Batch:
     length = np.asarray(data.get("length", np.full(flux.shape[0], flux.shape[1])), np.int64)
     good = ~bad & np.isfinite(flux) & np.isfinite(wave)
     idx = data.get("index", np.arange(flux.shape[0]))
-    return Batch(
+    batch = Batch(
         wave,
         np.where(np.isfinite(flux), flux, 0).astype(np.float32),
         good,
@@ -254,6 +254,13 @@ def _batch_from_dict(data: dict[str, np.ndarray]) -> Batch:
         np.full(flux.shape[0], np.nan),
         [f"spectrum {int(i)}" for i in idx],
     )
+    if "grid_kind" in data:
+        batch.grid_kind = np.asarray(data["grid_kind"])
+        batch.grid_start = np.asarray(data["grid_start"], dtype=np.float64)
+        batch.grid_step = np.asarray(data["grid_step"], dtype=np.float64)
+    else:
+        _describe_rows(batch)
+    return batch
 
 
 def _batch_from_flux(flux: Any, wavelength: Any, mask: np.ndarray | None) -> Batch:

@@ -63,14 +63,27 @@ def _render_batch(
             else:
                 values[..., j] = chan
         return layout_blocks(values, config, out=out, channels_first=first)
-    img = result
+    # line kinds: a palette image; look the colours up in the output dtype
     if output == "uint8":
-        img = np.floor(np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        colors = np.floor(np.clip(result.colors, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        extra = None if result.mask is None else (result.mask * 255).astype(np.uint8)
     else:
-        img = img.transpose(0, 3, 1, 2).astype(np.float32)
+        colors = result.colors.astype(np.float32)
+        extra = result.mask
+    c = colors.shape[1] + (extra is not None)
+    h, w = config.shape
     if out is None:
-        return np.ascontiguousarray(img)
-    out[...] = img
+        shape = (n, h, w, c) if output == "uint8" else (n, c, h, w)
+        out = np.empty(shape, colors.dtype)
+    if output == "uint8":
+        out[..., :3] = colors[result.codes]
+        if extra is not None:
+            out[..., 3] = extra[:, None, :]
+    else:
+        for j in range(colors.shape[1]):
+            out[:, j] = colors[:, j][result.codes]
+        if extra is not None:
+            out[:, 3] = extra[:, None, :]
     return out
 
 
@@ -175,8 +188,6 @@ def render_batches(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     cfg = make_config(config, **options)
-    if not get_kind(cfg.kind).is_block:
-        batch_size = min(batch_size, 64)  # line kinds build full float images
     chunks = _chunks(spectra, wavelength, mask, z, indices, batch_size)
     if progress:
         from tqdm.auto import tqdm
@@ -268,8 +279,6 @@ def render(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if errors not in ("warn", "raise", "ignore"):
         raise ValueError(f"errors must be 'warn', 'raise' or 'ignore', got {errors!r}")
-    if not get_kind(cfg.kind).is_block:
-        batch_size = min(batch_size, 64)  # line kinds build full float images
     bar = None
     if progress:
         from tqdm.auto import tqdm
