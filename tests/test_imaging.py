@@ -391,3 +391,46 @@ def test_index_grid_reproduces_the_published_renderer(data_dir, kind, order):
         flux[None], wavelength=wave, kind=kind, grid="index", block_size=3, fill_order=order
     )[0]
     np.testing.assert_array_equal(fast, ref)
+
+
+def test_cli_render(data_dir, tmp_path, capsys):
+    from spectromer.cli import main
+    from spectromer.datasets import sample_path
+
+    assert (
+        main(
+            [
+                "render",
+                str(sample_path()),
+                "--out",
+                str(tmp_path / "a"),
+                "--limit",
+                "3",
+                "--size",
+                "32",
+                "--fill-order",
+                "hilbert",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert len(list((tmp_path / "a").glob("*.png"))) == 3
+    assert (
+        main(
+            [
+                "render",
+                str(data_dir),
+                "--out",
+                str(tmp_path / "b"),
+                "--kind",
+                "plot",
+                "--size",
+                "32",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert "image(s) of 32x32" in capsys.readouterr().out
+    assert len(list((tmp_path / "b").glob("*.png"))) >= 7

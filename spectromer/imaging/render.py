@@ -182,25 +182,45 @@ def render_batches(
     >>> shapes
     [(4, 32, 32, 3), (4, 32, 32, 3), (2, 32, 32, 3)]
     """
+    cfg = make_config(config, **options)
+    yield from _run(
+        spectra, cfg, wavelength, mask, z, indices, output, batch_size, progress, errors
+    )
+
+
+def _run(
+    spectra: Any,
+    cfg: RenderConfig,
+    wavelength: Any,
+    mask: np.ndarray | None,
+    z: Any,
+    indices: Any,
+    output: str,
+    batch_size: int,
+    progress: bool,
+    errors: str,
+    out: np.ndarray | None = None,
+) -> Iterator[np.ndarray]:
+    """Render batch after batch (into slices of ``out`` if given), yielding each."""
     _check_output(output)
     if errors not in ("warn", "raise", "ignore"):
         raise ValueError(f"errors must be 'warn', 'raise' or 'ignore', got {errors!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    cfg = make_config(config, **options)
-    chunks = _chunks(spectra, wavelength, mask, z, indices, batch_size)
+    bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        total = _count(spectra, indices)
-        bar = tqdm(total=total, desc=f"render {cfg.kind}", unit="spectrum")
-        for s, e, batch in chunks:
-            yield _render_batch(batch, cfg, output, errors)
-            bar.update(e - s)
-        bar.close()
-    else:
-        for _, _, batch in chunks:
-            yield _render_batch(batch, cfg, output, errors)
+        bar = tqdm(total=_count(spectra, indices), desc=f"render {cfg.kind}", unit="spectrum")
+    try:
+        for s, e, batch in _chunks(spectra, wavelength, mask, z, indices, batch_size):
+            target = None if out is None else out[s:e]
+            yield _render_batch(batch, cfg, output, errors, out=target)
+            if bar is not None:
+                bar.update(e - s)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def render(
@@ -270,26 +290,12 @@ def render(
     n = _count(spectra, indices)
     h, w = cfg.shape
     c = cfg.channels
-    out = (
-        np.zeros((n, h, w, c), np.uint8)
-        if output == "uint8"
-        else np.zeros((n, c, h, w), np.float32)
-    )
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if errors not in ("warn", "raise", "ignore"):
-        raise ValueError(f"errors must be 'warn', 'raise' or 'ignore', got {errors!r}")
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n, desc=f"render {cfg.kind}", unit="spectrum")
-    for s, e, batch in _chunks(spectra, wavelength, mask, z, indices, batch_size):
-        _render_batch(batch, cfg, output, errors, out=out[s:e])
-        if bar is not None:
-            bar.update(e - s)
-    if bar is not None:
-        bar.close()
+    shape = (n, h, w, c) if output == "uint8" else (n, c, h, w)
+    out = np.empty(shape, np.uint8 if output == "uint8" else np.float32)
+    for _ in _run(
+        spectra, cfg, wavelength, mask, z, indices, output, batch_size, progress, errors, out
+    ):
+        pass
     return out
 
 
