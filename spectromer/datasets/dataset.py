@@ -552,7 +552,11 @@ class SpectraDataset:
         if label is None:
             label = next((c for c in ("subclass", "class") if c in self.meta.colnames), None)
         if label is not None and label in self.meta.colnames:
-            values, counts = np.unique(np.asarray(self.meta[label]).astype(str), return_counts=True)
+            col = self.meta[label]
+            mask = np.ma.getmaskarray(col)
+            text = np.asarray(col).astype(str)
+            text = np.where(mask | (text == ""), "(none)", text)
+            values, counts = np.unique(text, return_counts=True)
             order = np.argsort(values)
             pairs = ", ".join(f"{values[i]}: {counts[i]}" for i in order[:40])
             more = " ..." if len(values) > 40 else ""
