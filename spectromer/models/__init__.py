@@ -1,0 +1,18 @@
+"""Vision-transformer backbones from timm, built by name.
+
+* :func:`create_model` - any timm model by name, with ``num_outputs`` outputs (0: pooled
+  features), any ``img_size`` and ``in_chans``, and pretrained weights from the
+  Hugging Face hub or, offline, from a local ``.safetensors``/``.pth`` file.
+* :func:`model_info` - architecture facts of a model as JSON-ready data.
+* :func:`list_backbones` - the timm model names.
+* :class:`PretrainedWeightsUnavailable` - raised, within seconds, when pretrained
+  weights are asked for but cannot be downloaded here.
+
+PyTorch and timm are imported only when these functions are called, so
+``import spectromer.models`` works (and stays fast) without them.
+"""
+
+from .factory import create_model, list_backbones, model_info
+from .weights import PretrainedWeightsUnavailable
+
+__all__ = ["create_model", "model_info", "list_backbones", "PretrainedWeightsUnavailable"]
