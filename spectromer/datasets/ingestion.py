@@ -96,29 +96,9 @@ def find_spectrum_files(
 
 def _spectrum_to_record(spec: Any) -> tuple[np.ndarray, ...]:
     """Plain arrays (wave, flux, ivar, mask) and a flat meta dict of one Spectrum."""
-    import astropy.units as u
-    from astropy.nddata import InverseVariance, StdDevUncertainty, VarianceUncertainty
+    from spectromer.io import spectrum_arrays
 
-    wave = spec.spectral_axis.to_value(u.AA, equivalencies=u.spectral())
-    flux = np.asarray(spec.flux.value, dtype=np.float32)
-    unc = spec.uncertainty
-    if unc is None:
-        ivar = np.where(np.isfinite(flux), 1.0, 0.0).astype(np.float32)
-    else:
-        arr = np.asarray(unc.array, dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if isinstance(unc, InverseVariance):
-                ivar = arr
-            elif isinstance(unc, VarianceUncertainty):
-                ivar = 1.0 / arr
-            elif isinstance(unc, StdDevUncertainty):
-                ivar = 1.0 / arr**2
-            else:
-                ivar = 1.0 / np.asarray(unc.represent_as(StdDevUncertainty).array) ** 2
-        ivar = np.where(np.isfinite(ivar) & (ivar > 0), ivar, 0.0).astype(np.float32)
-    mask = np.zeros(flux.shape, bool) if spec.mask is None else np.asarray(spec.mask, bool).copy()
-    mask |= ~np.isfinite(flux) | (ivar <= 0)
-    flux = np.where(np.isfinite(flux), flux, 0.0).astype(np.float32)
+    wave, flux, ivar, mask = spectrum_arrays(spec)
     meta = {
         k: (v.item() if isinstance(v, np.generic) else v)
         for k, v in spec.meta.items()

@@ -113,33 +113,15 @@ def _describe_rows(batch: Batch) -> None:
 
 
 def _spectrum_arrays(spec: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    import astropy.units as u
-    from astropy.nddata import InverseVariance, StdDevUncertainty, VarianceUncertainty
+    from spectromer.io import spectrum_arrays
 
-    flux = np.asarray(spec.flux.value, dtype=np.float32)
-    if flux.ndim != 1:
-        raise ValueError(
-            f"expected 1-D spectra, got flux of shape {flux.shape}; split multi-object "
-            "spectra first (spectromer.io.read_spectra does)"
-        )
-    axis = spec.spectral_axis
-    wave = axis.value if axis.unit == u.AA else axis.to_value(u.AA, equivalencies=u.spectral())
-    good = np.isfinite(flux)
-    if spec.mask is not None:
-        good &= ~np.asarray(spec.mask, bool)
-    unc = spec.uncertainty
-    if isinstance(unc, (InverseVariance, VarianceUncertainty, StdDevUncertainty)):
-        arr = np.asarray(unc.array, dtype=np.float64)
-        ok = arr > 0 if not isinstance(unc, InverseVariance) else arr > 0
-        good &= ok & np.isfinite(arr)
-    if wave.size > 1 and wave[0] > wave[-1]:  # frequency axes come out reversed
-        wave, flux, good = wave[::-1], flux[::-1], good[::-1]
+    wave, flux, _, bad = spectrum_arrays(spec)
     z = spec.meta.get("z", np.nan) if isinstance(spec.meta, dict) else np.nan
     try:
         z = float(z)
     except (TypeError, ValueError):
         z = np.nan
-    return wave, flux, good, z
+    return wave, flux, ~bad, z
 
 
 def _name_of(spec: Any, i: int) -> str:
@@ -187,10 +169,7 @@ def as_batch(
         data = ds._batch(idx) if idx.size else None
         if data is None:
             return _from_arrays([], [], [], [], [])
-        batch = _batch_from_dict(data)
-        batch.grid_kind = ds._kind[idx]
-        batch.grid_start = ds._start[idx]
-        batch.grid_step = ds._step[idx]
+        batch = _batch_from_dict(data)  # the dict carries the grid parameters
         if "z" in ds.meta.colnames:
             zz = np.asarray(
                 ds.meta["z"].filled(np.nan) if hasattr(ds.meta["z"], "filled") else ds.meta["z"],

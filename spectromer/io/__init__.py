@@ -27,7 +27,7 @@ from astropy.io import registry as io_registry
 from specutils import Spectrum, SpectrumList
 
 from . import desi, lamost, sdss  # noqa: F401  (importing registers the formats)
-from ._common import FORMATS, open_hdulist, split_spectrum
+from ._common import FORMATS, open_hdulist, spectrum_arrays, split_spectrum
 from ._errors import SpectrumReadError, reading
 from ._meta import META_KEYS
 from .desi import DESI_COADD, DESI_FLUX_UNIT
@@ -36,6 +36,7 @@ from .sdss import SDSS_FLUX_UNIT, SDSS_SPEC
 
 __all__ = [
     "read_spectra",
+    "spectrum_arrays",
     "identify_format",
     "formats",
     "SpectrumReadError",

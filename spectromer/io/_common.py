@@ -766,3 +766,65 @@ def header_mapping(header: Mapping[str, Any], keys: Sequence[str]) -> Any:
         if key in header:
             return header[key]
     return None
+
+
+def spectrum_arrays(spec: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Plain arrays of a 1-D Spectrum: wavelength (Angstrom), flux, ivar, bad-pixel mask.
+
+    The one conversion from ``specutils.Spectrum`` to numpy used by ingest and
+    by the renderers. Any uncertainty type becomes inverse variance (0 where
+    unknown or invalid); the mask is True where the spectrum's mask is set,
+    the flux is not finite or ``ivar <= 0``; non-finite flux becomes 0. A
+    decreasing spectral axis (e.g. frequency) is reversed so wavelength
+    increases.
+
+    Returns
+    -------
+    wave : ndarray float64
+    flux, ivar : ndarray float32
+    mask : ndarray bool
+
+    Examples
+    --------
+    >>> import numpy as np, astropy.units as u
+    >>> from specutils import Spectrum
+    >>> from spectromer.io import spectrum_arrays
+    >>> s = Spectrum(flux=[1.0, np.nan, 3.0] * u.Jy, spectral_axis=[1.0, 2.0, 3.0] * u.um)
+    >>> wave, flux, ivar, mask = spectrum_arrays(s)
+    >>> np.round(wave).tolist(), mask.tolist()
+    ([10000.0, 20000.0, 30000.0], [False, True, False])
+    """
+    import astropy.units as u
+    from astropy.nddata import InverseVariance, StdDevUncertainty, VarianceUncertainty
+
+    flux = np.asarray(spec.flux.value, dtype=np.float32)
+    if flux.ndim != 1:
+        raise ValueError(
+            f"expected a 1-D spectrum, got flux of shape {flux.shape}; split multi-object "
+            "spectra first (spectromer.io.read_spectra does)"
+        )
+    axis = spec.spectral_axis
+    wave = axis.value if axis.unit == u.AA else axis.to_value(u.AA, equivalencies=u.spectral())
+    wave = np.asarray(wave, dtype=np.float64)
+    unc = spec.uncertainty
+    finite = np.isfinite(flux)
+    if unc is None:
+        ivar = finite.astype(np.float32)
+    else:
+        arr = np.asarray(unc.array, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if isinstance(unc, InverseVariance):
+                ivar = arr
+            elif isinstance(unc, VarianceUncertainty):
+                ivar = 1.0 / arr
+            elif isinstance(unc, StdDevUncertainty):
+                ivar = 1.0 / arr**2
+            else:
+                ivar = 1.0 / np.asarray(unc.represent_as(StdDevUncertainty).array) ** 2
+        ivar = np.where(np.isfinite(ivar) & (ivar > 0), ivar, 0.0).astype(np.float32)
+    mask = np.zeros(flux.shape, bool) if spec.mask is None else np.asarray(spec.mask, bool).copy()
+    mask |= ~finite | (ivar <= 0)
+    flux = np.where(finite, flux, 0.0).astype(np.float32)
+    if wave.size > 1 and wave[0] > wave[-1]:
+        wave, flux, ivar, mask = wave[::-1], flux[::-1], ivar[::-1], mask[::-1]
+    return wave, flux, ivar, mask
