@@ -19,5 +19,6 @@ from . import (
 )
 from .imaging import render, to_image  # noqa: E402
 from .io import read_spectra  # noqa: E402
+from .models import SpectromerModel  # noqa: E402
 
-__all__ = ["__version__", "io", "imaging", "read_spectra", "to_image", "render"]
+__all__ = ["__version__", "io", "imaging", "read_spectra", "to_image", "render", "SpectromerModel"]

@@ -742,6 +742,23 @@ class SpectraDataset:
         for s in starts:
             yield self._batch(idx[s : s + batch_size])
 
+    def read_batch(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
+        """Read the spectra ``indices`` as one padded batch (the dicts of :meth:`iter_batches`).
+
+        Examples
+        --------
+        >>> from spectromer.datasets import load_sample
+        >>> b = load_sample().read_batch([4, 1])
+        >>> b["index"].tolist(), b["flux"].ndim
+        ([4, 1], 2)
+        """
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise IndexError(f"indices out of range for a dataset of {len(self)} spectra")
+        if not idx.size:
+            raise ValueError("read_batch() needs at least one index")
+        return self._batch(idx % len(self))
+
     def _batch(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         h5 = self._file()
         lengths = (self._offsets[idx + 1] - self._offsets[idx]).astype(np.int64)
@@ -770,9 +787,9 @@ class SpectraDataset:
                 piece = {k: v[a - lo : a - lo + n] for k, v in block.items()}
             else:
                 piece = {k: h5[f"spectra/{k}"][a : a + n] for k in ("flux", "ivar", "mask")}
-            piece = self._decode(
-                {"flux": piece["flux"], "ivar": piece["ivar"]}, self._scale[i]
-            ) | {"mask": piece["mask"].astype(bool)}
+            piece = self._decode({"flux": piece["flux"], "ivar": piece["ivar"]}, self._scale[i]) | {
+                "mask": piece["mask"].astype(bool)
+            }
             out["flux"][row, :n] = piece["flux"]
             out["ivar"][row, :n] = piece["ivar"]
             out["mask"][row, :n] = piece["mask"]

@@ -1,5 +1,6 @@
 """Vision-transformer backbones from timm, built by name.
 
+* :class:`SpectromerModel` - the scikit-learn estimator: fit, predict, save, load.
 * :func:`create_model` - any timm model by name, with ``num_outputs`` outputs (0: pooled
   features), any ``img_size`` and ``in_chans``, and pretrained weights from the
   Hugging Face hub or, offline, from a local ``.safetensors``/``.pth`` file.
@@ -12,7 +13,15 @@ PyTorch and timm are imported only when these functions are called, so
 ``import spectromer.models`` works (and stays fast) without them.
 """
 
+from .estimator import ModelFileError, SpectromerModel
 from .factory import create_model, list_backbones, model_info
 from .weights import PretrainedWeightsUnavailable
 
-__all__ = ["create_model", "model_info", "list_backbones", "PretrainedWeightsUnavailable"]
+__all__ = [
+    "SpectromerModel",
+    "ModelFileError",
+    "create_model",
+    "model_info",
+    "list_backbones",
+    "PretrainedWeightsUnavailable",
+]
