@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("info", "ingest", "render", "fetch")
+_COMMANDS = ("info", "ingest", "render", "train", "predict", "fetch")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,8 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # pragma: no cover - interactive
         print("interrupted", file=sys.stderr)
         return 130
-    except (OSError, ValueError) as exc:
-        print(f"spectromer {args.command}: error: {exc}", file=sys.stderr)
+    except (OSError, ValueError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"spectromer {args.command}: error: {message}", file=sys.stderr)
         return 1
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ..datasets._atomic import atomic_path
 from ..imaging import RenderConfig
 from ..training import (
     RenderedBatches,
@@ -79,16 +80,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _jsonable(value: Any) -> Any:
@@ -750,13 +741,12 @@ class SpectromerModel(BaseEstimator):
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()}
         weights = folder / WEIGHTS_NAME
-        _write_atomic(weights, lambda tmp: save_file(state, str(tmp), metadata={"format": _FORMAT}))
+        with atomic_path(weights) as tmp:
+            save_file(state, str(tmp), metadata={"format": _FORMAT})
         config = self._config()
         config["weights_sha256"] = _sha256(weights)
-        _write_atomic(
-            folder / CONFIG_NAME,
-            lambda tmp: tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n"),
-        )
+        with atomic_path(folder / CONFIG_NAME) as tmp:
+            tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
         return folder
 
     @classmethod

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..datasets._atomic import atomic_path
 from .data import RenderedBatches, make_loader
 
 __all__ = [
@@ -237,26 +238,15 @@ def _unwrap(model: Any) -> Any:
 def _save_atomic(obj: Any, path: Path) -> None:
     import torch
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _write_history(history: list[dict[str, Any]], path: Path) -> None:
     from astropy.table import Table
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         Table(rows=history, names=list(history[0])).write(tmp, format="ascii.csv", overwrite=True)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 class Trainer:
@@ -564,7 +554,7 @@ class Trainer:
             loss = self.loss_fn(out.float(), y)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
-                    f"epoch {epoch + 1}: the training loss is {float(loss)}; lower lr "
+                    f"epoch {epoch + 1}: the training loss is {float(loss.detach())}; lower lr "
                     f"(now {s.lr}) or use precision='fp32'"
                 )
             optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,58 @@
+"""Worker for tests/test_estimator.py::test_ddp_two_processes_agree (run by torchrun).
+
+Each of the processes fits the same tiny SpectromerModel under DistributedDataParallel
+(gloo backend on the CPU) and writes a digest of its final weights and its validation
+history to ``OUT/rank<k>.json``; rank 0 also saves the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+
+import numpy as np
+
+from spectromer import SpectromerModel
+from spectromer.datasets import load_sample
+
+
+def main(out: str) -> None:
+    rank = int(os.environ["RANK"])
+    ds = load_sample()
+    rows = ds.load_split("default")["train"][::6]
+    model = SpectromerModel(
+        backbone="vit_tiny_patch16_224",
+        pretrained=False,
+        image_size=32,
+        backbone_options=dict(patch_size=8, depth=2),
+        epochs=2,
+        batch_size=8,
+        validation_fraction=0.25,
+        device="cpu",
+        random_state=0,
+        progress=False,
+    ).fit(ds, "type", indices=rows)
+    state = model.model_.state_dict()
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].detach().cpu().numpy().tobytes())
+    first = next(iter(state.values()))
+    record = {
+        "rank": rank,
+        "world_size": int(os.environ["WORLD_SIZE"]),
+        "weights_sha256": digest.hexdigest(),
+        "history": model.history_,
+        "n_train": model.n_train_,
+        "finite": bool(np.isfinite(first.detach().numpy()).all()),
+    }
+    with open(os.path.join(out, f"rank{rank}.json"), "w") as fh:
+        json.dump(record, fh)
+    if rank == 0:
+        model.save(os.path.join(out, "model"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,326 @@
+"""Tests of SpectromerModel: the scikit-learn contract, learning, save/load, resume, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from sklearn.base import clone, is_classifier, is_regressor  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
+
+from spectromer import SpectromerModel  # noqa: E402
+from spectromer.datasets import load_sample  # noqa: E402
+from spectromer.io import read_spectra  # noqa: E402
+from spectromer.models import ModelFileError  # noqa: E402
+
+TINY = dict(
+    backbone="vit_tiny_patch16_224",
+    pretrained=False,
+    image_size=32,
+    backbone_options=dict(patch_size=8, depth=2),
+    batch_size=32,
+    random_state=0,
+    progress=False,
+    device="cpu",
+)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_sample()
+
+
+@pytest.fixture(scope="module")
+def split(sample):
+    return sample.load_split("default")
+
+
+@pytest.fixture(scope="module")
+def fitted(sample, split):
+    """A tiny ViT trained on the bundled sample's training split (about 15 s)."""
+    return SpectromerModel(epochs=8, **TINY).fit(sample, "type", indices=split["train"])
+
+
+def _subtype_number(labels):
+    """A0..G9 -> 0..29: spectral subtype as a temperature-like number."""
+    return np.array([("AFG".index(s[0]) * 10 + int(s[1])) for s in labels], dtype=float)
+
+
+# -- scikit-learn contract ---------------------------------------------------------------
+def test_params_and_clone():
+    model = SpectromerModel(epochs=3, render_options={"fill_order": "hilbert"}, **TINY)
+    params = model.get_params()
+    assert params["epochs"] == 3 and params["render_options"] == {"fill_order": "hilbert"}
+    twin = clone(model)
+    assert twin.get_params() == params and twin is not model
+    assert model.set_params(lr=1e-2, task="regression") is model
+    assert model.lr == 1e-2 and is_regressor(model) and not is_classifier(model)
+    assert is_classifier(SpectromerModel())
+    assert "epochs=3" in repr(twin)
+
+
+def test_parameter_errors(sample):
+    rows = np.arange(0, 600, 50)
+    for bad, match in [
+        (dict(task="clustering"), "task"),
+        (dict(loss="hinge"), "loss"),
+        (dict(loss="mse"), "regression"),
+        (dict(epochs=0), "epochs"),
+        (dict(validation_fraction=1.0), "validation_fraction"),
+        (dict(render_options={"size": 64}), "image_size"),
+        (dict(render_options={"colour": "red"}), "render_options"),
+        (dict(early_stopping=-2), "early_stopping"),
+        (dict(lr=-1.0), "lr"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            SpectromerModel(**(TINY | dict(epochs=1) | bad)).fit(sample, "type", indices=rows)
+    with pytest.raises(ValueError, match="resume=True needs checkpoint_dir"):
+        SpectromerModel(**TINY).fit(sample, "type", indices=rows, resume=True)
+
+
+def test_target_errors(sample):
+    model = SpectromerModel(epochs=1, **TINY)
+    with pytest.raises(KeyError, match="no metadata column 'colour'"):
+        model.fit(sample, "colour", indices=range(10))
+    with pytest.raises(ValueError, match="y is required"):
+        model.fit(sample, indices=range(10))
+    with pytest.raises(ValueError, match="2 classes"):
+        model.fit(sample, "type", indices=range(10))  # all A stars
+    with pytest.raises(ValueError, match="have no label"):
+        model.fit(sample, np.array(["A", "", "F", "G"]), indices=range(4))
+    with pytest.raises(ValueError, match="4 targets but X has 3"):
+        model.fit(sample, np.array(["A", "F", "G", "A"]), indices=range(3))
+    with pytest.raises(TypeError, match="label column"):
+        model.fit([sample[0], sample[1]], "type")
+    reg = SpectromerModel(task="regression", epochs=1, **TINY)
+    with pytest.raises(ValueError, match="non-finite target"):
+        reg.fit(sample, np.array([1.0, np.nan, 2.0]), indices=range(3))
+    with pytest.raises(NotFittedError):
+        model.predict(sample, indices=[0])
+
+
+# -- learning ------------------------------------------------------------------------------
+def test_tiny_vit_beats_chance(fitted, sample, split):
+    acc = fitted.score(sample, "type", indices=split["test"])
+    assert acc > 0.55, acc  # three balanced classes: chance is 1/3
+    assert fitted.classes_.tolist() == ["A", "F", "G"]
+    h = fitted.history_
+    assert len(h) == 8 and h[-1]["train_loss"] < h[0]["train_loss"]
+    assert {"val_accuracy", "val_f1_macro", "val_loss", "data_fraction"} <= set(h[0])
+    assert 1 <= fitted.best_epoch_ <= 8
+    assert fitted.n_train_ + fitted.n_validation_ == len(split["train"])
+
+
+def test_predict_proba_transform(fitted, sample):
+    p = fitted.predict_proba(sample, indices=range(5))
+    assert p.shape == (5, 3) and np.allclose(p.sum(axis=1), 1)
+    np.testing.assert_array_equal(
+        fitted.classes_[p.argmax(axis=1)], fitted.predict(sample, indices=range(5))
+    )
+    emb = fitted.transform(sample, indices=range(5))
+    assert emb.shape == (5, 192) and np.isfinite(emb).all()
+    with pytest.raises(ValueError, match="return_std"):
+        fitted.predict(sample, indices=[0], return_std=True)
+
+
+def test_inputs_agree(fitted, sample, data_dir):
+    """Dataset rows, Spectrum objects and a flux array give the same predictions."""
+    rows = [0, 250, 599]
+    p_ds = fitted.predict_proba(sample, indices=rows)
+    p_sp = fitted.predict_proba([sample[i] for i in rows])
+    np.testing.assert_allclose(p_ds, p_sp, atol=1e-6)
+    a = [sample.arrays(i) for i in rows]
+    n = min(len(x["flux"]) for x in a)
+    flux = np.stack([x["flux"][:n] for x in a])
+    wave = np.stack([x["wave"][:n] for x in a])
+    mask = np.stack([x["mask"][:n] for x in a])
+    p_flux = fitted.predict_proba(flux, wavelength=wave)
+    assert p_flux.shape == (3, 3)
+    p_arr = fitted.predict_proba(
+        {"wave": wave, "flux": flux, "mask": mask, "ivar": np.stack([x["ivar"][:n] for x in a])}
+    )
+    assert p_arr.shape == (3, 3) and np.allclose(p_arr.sum(axis=1), 1)
+    # straight from the files on disk (fixtures of three surveys)
+    files = sorted(data_dir.glob("spec-*.fits*"))
+    spectra = [s for f in files for s in read_spectra(f)]
+    labels = fitted.predict(spectra)
+    assert len(labels) == len(spectra) and set(labels) <= {"A", "F", "G"}
+
+
+def test_reproducible_with_seed(sample):
+    rows = np.arange(0, 600, 10)
+    a = SpectromerModel(epochs=2, **TINY).fit(sample, "type", indices=rows)
+    b = SpectromerModel(epochs=2, **TINY).fit(sample, "type", indices=rows)
+    np.testing.assert_array_equal(
+        a.predict_proba(sample, indices=rows), b.predict_proba(sample, indices=rows)
+    )
+
+
+def test_class_weights_and_bf16(sample):
+    rows = np.r_[0:100, 200:220, 400:420]  # imbalanced: 100 A, 20 F, 20 G
+    model = SpectromerModel(
+        epochs=1, class_weight="balanced", precision="bf16", label_smoothing=0.1, **TINY
+    )
+    model.fit(sample, "type", indices=rows)
+    assert np.isfinite(model.history_[0]["train_loss"])
+    with pytest.raises(ValueError, match="unknown classes"):
+        model.set_params(class_weight={"B": 2.0}).fit(sample, "type", indices=rows)
+
+
+def test_regression_end_to_end(sample, split, tmp_path):
+    """Regress the spectral subtype (A0=0 ... G9=29) of real stars; Gaussian NLL head."""
+    train, test = split["train"], split["test"]
+    y = _subtype_number(sample.labels("subtype"))
+    model = SpectromerModel(task="regression", loss="gaussian_nll", epochs=8, **TINY)
+    model.fit(sample, y[train], indices=train)
+    assert model.target_mean_.shape == (1,) and abs(model.target_mean_[0] - y[train].mean()) < 1e-9
+    mean, std = model.predict(sample, indices=test, return_std=True)
+    assert mean.shape == std.shape == (len(test),) and (std > 0).all()
+    r2 = model.score(sample, y[test], indices=test)
+    assert r2 > 0.4, r2
+    assert "val_r2" in model.history_[-1]
+    model.save(tmp_path / "reg")
+    again = SpectromerModel.load(tmp_path / "reg")
+    m2, s2 = again.predict(sample, indices=test[:5], return_std=True)
+    np.testing.assert_array_equal(m2, mean[:5])
+    np.testing.assert_array_equal(s2, std[:5])
+
+
+def test_regression_huber_two_targets(sample):
+    rows = np.arange(0, 600, 12)
+    y = np.stack([_subtype_number(sample.labels("subtype")[rows]), np.arange(rows.size)], 1)
+    model = SpectromerModel(task="regression", loss="huber", epochs=1, **TINY)
+    pred = model.fit(sample, y, indices=rows).predict(sample, indices=rows[:4])
+    assert pred.shape == (4, 2)
+    with pytest.raises(ValueError, match="gaussian_nll"):
+        model.predict(sample, indices=[0], return_std=True)
+
+
+# -- persistence ---------------------------------------------------------------------------
+def test_save_load_round_trip(fitted, sample, tmp_path):
+    folder = fitted.save(tmp_path / "m")
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    config = json.loads((folder / "config.json").read_text())
+    assert config["params"]["backbone"] == "vit_tiny_patch16_224"
+    assert config["fitted"]["classes"] == ["A", "F", "G"]
+    assert config["fitted"]["render_config"]["kind"] == "map2dnormaldev"
+    loaded = SpectromerModel.load(folder)
+    rows = range(0, 600, 37)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(sample, indices=rows), fitted.predict_proba(sample, indices=rows)
+    )
+    assert loaded.get_params() == fitted.get_params()
+    assert loaded.history_ == json.loads(json.dumps(fitted.history_))
+
+
+def test_load_errors(fitted, tmp_path):
+    folder = fitted.save(tmp_path / "m")
+    with pytest.raises(ModelFileError, match="no config.json"):
+        SpectromerModel.load(tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    # a config that does not describe these weights
+    bad = dict(
+        config, params=dict(config["params"], backbone_options={"patch_size": 8, "depth": 3})
+    )
+    (folder / "config.json").write_text(json.dumps(bad))
+    with pytest.raises(ModelFileError, match="does not fit the architecture"):
+        SpectromerModel.load(folder)
+    (folder / "config.json").write_text(json.dumps(dict(config, format_version=99)))
+    with pytest.raises(ModelFileError, match="newer"):
+        SpectromerModel.load(folder)
+    (folder / "config.json").write_text(json.dumps(dict(config, weights_sha256="0" * 64)))
+    with pytest.raises(ModelFileError, match="checksum"):
+        SpectromerModel.load(folder)
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        SpectromerModel.load(folder)
+
+
+def test_pretrained_offline_fails_fast(sample, monkeypatch):
+    from spectromer.models import PretrainedWeightsUnavailable
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = SpectromerModel(**(TINY | dict(pretrained=True, epochs=1)))
+    with pytest.raises(PretrainedWeightsUnavailable):
+        model.fit(sample, "type", indices=np.arange(0, 600, 50))
+
+
+def test_pretrained_from_local_file(sample, tmp_path):
+    """Weights saved by a 'networked' run of another size load offline and adapt."""
+    from safetensors.torch import save_file
+
+    from spectromer.models import create_model
+
+    torch.manual_seed(1)
+    donor = create_model("vit_tiny_patch16_224", img_size=64, patch_size=8, depth=2)
+    path = tmp_path / "vit_tiny.safetensors"
+    save_file({k: v.contiguous() for k, v in donor.state_dict().items()}, str(path))
+    rows = np.arange(0, 600, 30)
+    model = SpectromerModel(**(TINY | dict(pretrained=str(path), epochs=1, lr=1e-12)))
+    model.fit(sample, "type", indices=rows)
+    got = model.model_.state_dict()
+    # a vanishing learning rate leaves the transferred weights (nearly) as loaded
+    torch.testing.assert_close(
+        got["blocks.0.attn.qkv.weight"], donor.state_dict()["blocks.0.attn.qkv.weight"]
+    )
+    assert got["pos_embed"].shape[1] == 1 + (32 // 8) ** 2  # resized from 64 px
+
+
+# -- checkpoints, resume, DDP --------------------------------------------------------------
+def test_resume_after_interruption(sample, tmp_path, monkeypatch):
+    from spectromer.training import Trainer
+
+    rows = np.arange(0, 600, 15)
+    params = TINY | dict(epochs=3, checkpoint_dir=str(tmp_path / "ckpt"))
+    full = SpectromerModel(**(TINY | dict(epochs=3))).fit(sample, "type", indices=rows)
+
+    class Stop(Exception):
+        pass
+
+    def stop(self, epoch):
+        if epoch == 0:
+            raise Stop
+
+    monkeypatch.setattr(Trainer, "_end_epoch", stop)
+    with pytest.raises(Stop):
+        SpectromerModel(**params).fit(sample, "type", indices=rows)
+    monkeypatch.undo()
+    assert (tmp_path / "ckpt" / "checkpoint.pt").is_file()
+    resumed = SpectromerModel(**params).fit(sample, "type", indices=rows, resume=True)
+    np.testing.assert_array_equal(
+        resumed.predict_proba(sample, indices=rows), full.predict_proba(sample, indices=rows)
+    )
+    assert [h["epoch"] for h in resumed.history_] == [1, 2, 3]
+    with pytest.raises(ValueError, match="different training run"):
+        SpectromerModel(**(params | dict(lr=0.5))).fit(sample, "type", indices=rows, resume=True)
+
+
+def test_ddp_two_processes_agree(tmp_path):
+    """torchrun starts 2 CPU processes (gloo); DDP keeps their weights identical."""
+    worker = Path(__file__).with_name("_ddp_worker.py")
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        str(worker), str(tmp_path),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    r0, r1 = (json.loads((tmp_path / f"rank{k}.json").read_text()) for k in (0, 1))
+    assert r0["world_size"] == r1["world_size"] == 2
+    assert r0["weights_sha256"] == r1["weights_sha256"]
+    assert r0["history"] == r1["history"] and len(r0["history"]) == 2
+    assert r0["finite"]
+    # the run trained: its saved weights differ from a fresh initialisation with the same seed
+    loaded = SpectromerModel.load(tmp_path / "model")
+    torch.manual_seed(loaded.seed_)
+    fresh = loaded._build(False).state_dict()
+    key = "blocks.0.attn.qkv.weight"
+    assert not torch.equal(fresh[key], loaded.model_.state_dict()[key])
