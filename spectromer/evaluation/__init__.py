@@ -1,0 +1,31 @@
+"""Evaluation: metrics for classification and redshift, by S/N, and their plots.
+
+* :func:`classification_metrics` - accuracy, macro/weighted F1, confusion matrix, and
+  for stellar subtypes the fraction within one and two subtypes.
+* :func:`redshift_metrics` - R^2, MAE, RMSE, sigma_NMAD, outlier fraction, bias and the
+  published success rule.
+* :func:`metrics_by_snr` - either, in bins of S/N.
+* :func:`plot_confusion_matrix`, :func:`plot_redshift`, :func:`plot_metric_vs_snr`.
+"""
+
+from .metrics import (
+    OUTLIER_THRESHOLD,
+    SUCCESS_TOLERANCE,
+    classification_metrics,
+    metrics_by_snr,
+    redshift_metrics,
+    subtype_index,
+)
+from .plots import plot_confusion_matrix, plot_metric_vs_snr, plot_redshift
+
+__all__ = [
+    "classification_metrics",
+    "redshift_metrics",
+    "metrics_by_snr",
+    "subtype_index",
+    "SUCCESS_TOLERANCE",
+    "OUTLIER_THRESHOLD",
+    "plot_confusion_matrix",
+    "plot_redshift",
+    "plot_metric_vs_snr",
+]
