@@ -50,20 +50,6 @@ class ModelFileError(ValueError):
     """A saved model folder is missing, damaged, or does not match its configuration."""
 
 
-class _Subset(SpectrumSource):
-    """Some rows of another source, re-indexed from 0."""
-
-    def __init__(self, parent: SpectrumSource, rows: np.ndarray) -> None:
-        super().__init__(rows.size, parent.describe)
-        self.parent, self.rows = parent, rows
-
-    def batch(self, indices):
-        idx = self._check(indices)
-        out = self.parent.batch(self.rows[idx])
-        out["index"] = idx
-        return out
-
-
 def _seed(random_state: Any) -> int:
     if random_state is None:
         return int(np.random.SeedSequence().entropy % (2**31))
@@ -549,11 +535,11 @@ class SpectromerModel(BaseEstimator):
         torch.manual_seed(seed)
         model = self._build(self.pretrained)
         train = RenderedBatches(
-            _Subset(source, train_rows), self.render_config_, targets[train_rows], augment, seed
+            source[train_rows], self.render_config_, targets[train_rows], augment, seed
         )
         val = None
         if val_rows is not None:
-            val = RenderedBatches(_Subset(source, val_rows), self.render_config_, targets[val_rows])
+            val = RenderedBatches(source[val_rows], self.render_config_, targets[val_rows])
         trainer = Trainer(
             model,
             self._loss_fn(self._class_weights(targets) if self.task == "classification" else None),

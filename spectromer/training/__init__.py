@@ -27,10 +27,11 @@ from .engine import (
     predict_outputs,
     select_device,
 )
-from .source import SpectrumSource, as_source, pad_arrays
+from .source import SpectrumSource, SubsetSource, as_source, pad_arrays
 
 __all__ = [
     "SpectrumSource",
+    "SubsetSource",
     "as_source",
     "pad_arrays",
     "Augmentation",

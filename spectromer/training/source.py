@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SpectrumSource", "as_source", "pad_arrays"]
+__all__ = ["SpectrumSource", "SubsetSource", "as_source", "pad_arrays"]
 
 
 def pad_arrays(rows: Sequence[dict[str, np.ndarray]], index: np.ndarray) -> dict[str, np.ndarray]:
@@ -71,6 +71,8 @@ class SpectrumSource:
     >>> src = as_source(load_sample(), indices=[5, 2, 9])
     >>> len(src), src.batch([0, 2])["flux"].shape[0]
     (3, 2)
+    >>> len(src[[0, 2]])  # indexable like an array (scikit-learn cross-validation)
+    2
     """
 
     def __init__(self, n: int, describe: str) -> None:
@@ -83,6 +85,18 @@ class SpectrumSource:
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.n} spectra from {self.describe}>"
 
+    @property
+    def shape(self) -> tuple[int]:
+        """``(n,)``: lets scikit-learn's cross-validation index a source like an array."""
+        return (self.n,)
+
+    def __getitem__(self, key: Any) -> SpectrumSource:
+        """A sub-source of the rows ``key`` (an int array, a boolean mask or a slice)."""
+        if isinstance(key, tuple):  # scikit-learn indexes as array[key, ...]
+            key = key[0]
+        rows = np.arange(self.n)[key]
+        return SubsetSource(self, np.atleast_1d(rows))
+
     def batch(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError  # pragma: no cover - abstract
 
@@ -91,6 +105,20 @@ class SpectrumSource:
         if idx.size and (idx.min() < 0 or idx.max() >= self.n):
             raise IndexError(f"indices out of range for {self.n} spectra")
         return idx
+
+
+class SubsetSource(SpectrumSource):
+    """Some rows of another source, re-indexed from 0 (``source[rows]``)."""
+
+    def __init__(self, parent: SpectrumSource, rows: np.ndarray) -> None:
+        super().__init__(rows.size, parent.describe)
+        self.parent, self.rows = parent, np.asarray(rows, dtype=np.int64)
+
+    def batch(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
+        idx = self._check(indices)
+        out = self.parent.batch(self.rows[idx])
+        out["index"] = idx
+        return out
 
 
 class _DatasetSource(SpectrumSource):
