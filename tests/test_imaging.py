@@ -434,3 +434,70 @@ def test_cli_render(data_dir, tmp_path, capsys):
     )
     assert "image(s) of 32x32" in capsys.readouterr().out
     assert len(list((tmp_path / "b").glob("*.png"))) >= 7
+
+
+# --------------------------------------------------------------------------- fast paths
+def _edge_masked_spectra():
+    """Spectra of different lengths, some with masked pixels at both ends and inside."""
+    rng = np.random.default_rng(3)
+    out = []
+    for i, n in enumerate((900, 1200, 1000, 1200, 700)):
+        wave = np.geomspace(3700.0 + 40 * i, 9000.0, n)
+        flux = _lines(wave) + rng.normal(0.0, 0.01, n)
+        mask = np.zeros(n, bool)
+        mask[: 3 * i] = True  # leading
+        mask[n - 5 * i :] = True  # trailing
+        mask[n // 2 : n // 2 + i + 1] = True  # inside
+        out.append(_spec(wave, flux, mask))
+    return out
+
+
+@pytest.mark.parametrize("kind", ["map2dnormaldev", "plot"])
+@pytest.mark.parametrize("grid", ["log", "index", "stretch"])
+def test_each_spectrum_renders_as_if_alone(kind, grid):
+    # masked edge pixels and the bin means used by coarse grids never look at
+    # a neighbouring spectrum, so the batch size changes no value
+    specs = _edge_masked_spectra()
+    options = dict(kind=kind, grid=grid, size=64, block_size=1 if kind != "plot" else None)
+    together = render(specs, batch_size=len(specs), output="float32", **options)
+    alone = render(specs, batch_size=1, output="float32", **options)
+    assert np.array_equal(together, alone)
+
+
+def test_fill_masked_is_numpy_interp_per_row():
+    from spectromer.imaging.prepare import _fill_masked, as_batch
+
+    batch = as_batch(_edge_masked_spectra())
+    good = batch.good
+    width = good.shape[1]
+    bad = ~good & (np.arange(width) < batch.length[:, None])
+    has = good.any(axis=1)
+    first = np.argmax(good, axis=1)
+    last = width - 1 - np.argmax(good[:, ::-1], axis=1)
+    filled = _fill_masked(batch, bad, has, first, last)
+    for i in range(len(batch)):
+        k = batch.length[i]
+        x = np.arange(k)
+        g = good[i, :k]
+        expected = np.interp(x, x[g], batch.flux[i, :k][g].astype(np.float64))
+        assert np.array_equal(filled[i, :k], expected.astype(np.float32))
+
+
+@pytest.mark.parametrize("order", FILL_ORDERS)
+@pytest.mark.parametrize(("size", "block"), [(48, 3), ((40, 52), 2), (32, 4)])
+def test_packed_rgb_layout_matches_the_generic_one(order, size, block):
+    from spectromer.imaging.kinds import _levels, _place_blocks, _place_rgb_levels
+
+    cfg = RenderConfig(size=size, block_size=block, fill_order=order)
+    m = cfg.n_values()
+    rng = np.random.default_rng(0)
+    chans = [rng.random((3, m), dtype=np.float32), None, rng.random((3, m), dtype=np.float32)]
+    chans[0][0, :5] = [0.0, 1.0, 0.999, 1.5, -0.5]
+    fast = _place_rgb_levels(chans, cfg, 3)
+    levels = [None if c is None else _levels(c).astype(np.uint8) for c in chans]
+    generic = _place_blocks(levels, cfg, np.uint8, 3)
+    assert np.array_equal(fast, generic)
+    # and the generic layout shows value k of the fill order in block k
+    idx = pixel_index_map(*cfg.shape, block, order)
+    assert np.array_equal(generic[0, ..., 0][idx >= 0], levels[0][0][idx[idx >= 0]])
+    assert (generic[:, idx < 0] == 0).all()

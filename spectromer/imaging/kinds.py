@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
 from .config import RenderConfig
 from .layout import block_grid, fill_order
-from .prepare import normalize
+from .prepare import _covered, _zero_outside, normalize
 
 __all__ = ["register_kind", "get_kind", "Values", "layout_blocks", "rasterize_lines"]
 
@@ -28,20 +28,44 @@ __all__ = ["register_kind", "get_kind", "Values", "layout_blocks", "rasterize_li
 class Values:
     """Resampled values of a batch on the render grid.
 
-    ``values`` (N, M) flux; ``flagged`` (N, M) not a clean measurement;
-    ``hidden`` (N, M) shown as nothing; ``grid`` (M,) observed wavelength of
-    each value in Angstrom for fixed grids (None otherwise) and ``z`` (N,) the
-    redshifts it is shifted by in the rest frame; :meth:`wave` combines them
-    (used by ``roi`` for equivalent widths); ``inside`` (N, M) each
-    spectrum's coverage (a contiguous run per row).
+    ``values`` (N, M) flux, 0 outside each spectrum's coverage, which is the
+    run ``start[i] <= j < stop[i]`` of row ``i``; ``grid`` (M,) observed
+    wavelength of each value in Angstrom for fixed grids (None otherwise) and
+    ``z`` (N,) the redshifts it is shifted by in the rest frame; :meth:`wave`
+    combines them (used by ``roi`` for equivalent widths); ``touched`` (N, M)
+    values a masked pixel contributed to (None: none, or not looked for);
+    ``mask_policy`` the config's. The masks ``inside`` (coverage),
+    ``flagged`` (not a clean measurement) and ``hidden`` (shown as nothing)
+    are built from these when first asked for.
     """
 
     values: np.ndarray
-    flagged: np.ndarray
-    hidden: np.ndarray
+    start: np.ndarray
+    stop: np.ndarray
     grid: np.ndarray | None = None
     z: np.ndarray | None = None
-    inside: np.ndarray | None = None
+    touched: np.ndarray | None = None
+    mask_policy: str = "interpolate"
+
+    @cached_property
+    def inside(self) -> np.ndarray:
+        """(N, M) bool: within each spectrum's coverage (a contiguous run per row)."""
+        return _covered(self.start, self.stop, self.values.shape[1])
+
+    @cached_property
+    def flagged(self) -> np.ndarray:
+        """(N, M) bool: outside coverage, or touched by a masked pixel."""
+        return ~self.inside if self.touched is None else ~self.inside | self.touched
+
+    @cached_property
+    def hidden(self) -> np.ndarray:
+        """(N, M) bool: shown as nothing (outside coverage; masked with ``zero``)."""
+        return self.flagged if self.mask_policy == "zero" else ~self.inside
+
+    @property
+    def hidden_is_outside(self) -> bool:
+        """Whether ``hidden`` is exactly the complement of the coverage runs."""
+        return self.touched is None or self.mask_policy != "zero"
 
     def wave(self, i: int) -> np.ndarray | None:
         """Wavelengths of row ``i`` in Angstrom, or None on per-spectrum grids."""
@@ -105,55 +129,216 @@ def layout_blocks(
     -------
     ndarray
         ``out``.
-    """
-    from numpy.lib.stride_tricks import as_strided
 
-    n, m, c = channels.shape
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectromer.imaging import RenderConfig
+    >>> from spectromer.imaging.kinds import layout_blocks
+    >>> cfg = RenderConfig(kind="map2dnormal", size=8, block_size=2)
+    >>> values = np.arange(16, dtype=np.uint8).reshape(1, 16, 1)
+    >>> layout_blocks(values, cfg)[0, :4, :4, 0].tolist()
+    [[0, 0, 1, 1], [0, 0, 1, 1], [4, 4, 5, 5], [4, 4, 5, 5]]
+    """
+    chans = [channels[..., j] for j in range(channels.shape[2])]
+    return _place_blocks(
+        chans, config, channels.dtype, channels.shape[0], out=out, channels_first=channels_first
+    )
+
+
+@lru_cache(maxsize=64)
+def _block_of_value(rows: int, cols: int, order: str) -> np.ndarray:
+    """Value shown by each block (row-major), for a full image of values."""
+    inverse = np.empty(rows * cols, np.int64)
+    inverse[fill_order(rows, cols, order)] = np.arange(rows * cols)
+    inverse.setflags(write=False)
+    return inverse
+
+
+def _in_block_order(x: np.ndarray, rows: int, cols: int, order: str) -> np.ndarray:
+    """Per-value array (N, M, ...) rearranged to one entry per block, row-major (N, rows*cols, ...).
+
+    Blocks without a value get 0.
+    """
+    n, m = x.shape[:2]
+    k = min(m, rows * cols)
+    if order == "standard" and m == rows * cols:
+        return x
+    if k == rows * cols:  # every block holds a value: gather the value of each block
+        return np.take(x, _block_of_value(rows, cols, order), axis=1)
+    grid = np.zeros((n, rows * cols, *x.shape[2:]), dtype=x.dtype)
+    grid[:, fill_order(rows, cols, order)[:k]] = x[:, :k]
+    return grid
+
+
+def _packed_rgb(packed: np.ndarray, rows: int, cols: int, b: int, out: np.ndarray) -> np.ndarray:
+    """Lay out 3-channel uint8 blocks given as words ``R | G << 8 | B << 16 | R << 24``.
+
+    ``packed`` (N, rows*cols) uint32 in block order; ``out`` (N, H, W, 3)
+    uint8, C-contiguous. One image row of every block row is built first:
+    block ``j`` occupies bytes ``3*b*j`` to ``3*b*(j+1)`` and its ``b`` pixels
+    are written as ``b`` unaligned 4-byte stores at byte ``3*k``, the last
+    pixel first; each store's fourth byte (R) spills one byte into the next
+    pixel, which is already R for the pixels of the same block, and is
+    overwritten by the later store of the next block's first pixel. Each of
+    those rows is then copied ``b`` times into the image. Needs ``b >= 2``
+    (so that one store never overlaps another of the same pass).
+    """
+    n, h, w, _ = out.shape
+    rowlen = 3 * w
+    used = 3 * b * cols
+    buf = np.empty(n * rows * rowlen + 4, np.uint8)
+    rb = buf[: n * rows * rowlen].reshape(n, rows, rowlen)
+    words = packed.reshape(n, rows, cols)
+    for k in range(b - 1, -1, -1):
+        dst = np.ndarray(
+            (n, rows, cols),
+            np.uint32,
+            buffer=buf,
+            offset=3 * k,
+            strides=(rows * rowlen, rowlen, 3 * b),
+        )
+        dst[...] = words
+    if used < rowlen:
+        rb[:, :, used:] = 0
+    image = out.reshape(n, h, rowlen)
+    image[:, : rows * b].reshape(n, rows, b, rowlen)[...] = rb[:, :, None, :]
+    image[:, rows * b :] = 0
+    return out
+
+
+def _place_blocks(
+    chans: list[np.ndarray | None],
+    config: RenderConfig,
+    dtype: np.dtype | type,
+    n: int,
+    out: np.ndarray | None = None,
+    channels_first: bool = False,
+) -> np.ndarray:
+    """Place per-value channels, each (N, M) in ``dtype`` or None (all 0), into block images.
+
+    As :func:`layout_blocks`, with the channels given separately (no
+    interleaved copy is needed).
+    """
+    c = len(chans)
     h, w = config.shape
+    m = next((x.shape[1] for x in chans if x is not None), 0)
     b = config.resolved_block_size(m)
     rows, cols = block_grid(h, w, b)
-    k = min(m, rows * cols)
-    if config.fill_order == "standard" and m == rows * cols:
-        grid = channels
-    elif k == rows * cols:
-        # every block holds a value: gather the value of each block
-        inverse = np.empty(k, np.int64)
-        inverse[fill_order(rows, cols, config.fill_order)] = np.arange(k)
-        grid = np.take(channels, inverse, axis=1)
-    else:
-        grid = np.zeros((n, rows * cols, c), dtype=channels.dtype)
-        grid[:, fill_order(rows, cols, config.fill_order)[:k]] = channels[:, :k]
-    grid = grid.reshape(n, rows, cols, c)
-    if channels_first:
-        grid = grid.transpose(0, 3, 1, 2)  # n, c, rows, cols
-        shape = (n, c, h, w)
-    else:
-        shape = (n, h, w, c)
+    shape = (n, c, h, w) if channels_first else (n, h, w, c)
     if out is None:
-        out = np.empty(shape, dtype=channels.dtype)
+        out = np.empty(shape, dtype=dtype)
     elif out.shape != shape:
         raise ValueError(f"out has shape {out.shape}, expected {shape}")
-    # padding right of and below the last full block
+    blocks = [
+        None if x is None else _in_block_order(x, rows, cols, config.fill_order) for x in chans
+    ]
     if channels_first:
-        out[:, :, rows * b :] = 0
-        out[:, :, :, cols * b :] = 0
-        # repeat along columns first (a small array), then broadcast down rows
-        wide = np.repeat(grid, b, axis=3)  # n, c, rows, cols*b
-        s = out.strides
-        view = as_strided(out, (n, c, rows, b, cols * b), (s[0], s[1], b * s[2], s[2], s[3]))
-        view[...] = wide[:, :, :, None, :]
-    else:
-        out[:, rows * b :] = 0
-        out[:, :, cols * b :] = 0
-        wide = np.repeat(grid, b, axis=2)  # n, rows, cols*b, c
-        s = out.strides
-        view = as_strided(out, (n, rows, b, cols * b, c), (s[0], b * s[1], s[1], s[2], s[3]))
-        view[...] = wide[:, :, None]
+        for j, x in enumerate(blocks):
+            plane = out[:, j]
+            if x is None:
+                plane[...] = 0
+                continue
+            # repeat along columns first (a small array), then broadcast down rows
+            wide = np.repeat(x.reshape(n, rows, cols), b, axis=2)  # n, rows, cols*b
+            plane[:, : rows * b].reshape(n, rows, b, w)[..., : cols * b] = wide[:, :, None, :]
+            plane[:, rows * b :] = 0
+            plane[:, : rows * b, cols * b :] = 0
+        return out
+    # channels last: one image row per block row (n, rows, cols, b, c), then b copies of it
+    row = np.empty((n, rows, cols, b, c), dtype=out.dtype)
+    for j, x in enumerate(blocks):
+        for k in range(b):
+            row[:, :, :, k, j] = 0 if x is None else x.reshape(n, rows, cols)
+    out[:, : rows * b].reshape(n, rows, b, w, c)[:, :, :, : cols * b] = row.reshape(
+        n, rows, 1, cols * b, c
+    )
+    out[:, rows * b :] = 0
+    out[:, : rows * b, cols * b :] = 0
+    return out
+
+
+def _place_rgb_levels(
+    chans: list[np.ndarray | None], config: RenderConfig, n: int, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Quantise three channels in [0, 1] to 0-255 (truncating) and lay out uint8 RGB blocks.
+
+    The levels are packed into one 32-bit word per value (see
+    :func:`_packed_rgb`), so the image is written with a few wide stores
+    instead of one store per byte.
+    """
+    h, w = config.shape
+    m = next((x.shape[1] for x in chans if x is not None), 0)
+    b = config.resolved_block_size(m)
+    rows, cols = block_grid(h, w, b)
+    shape = (n, h, w, 3)
+    if out is None:
+        out = np.empty(shape, dtype=np.uint8)
+    elif out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}, expected {shape}")
+    if b < 2 or not out.flags.c_contiguous:
+        levels = [None if x is None else _levels(x).astype(np.uint8) for x in chans]
+        return _place_blocks(levels, config, np.uint8, n, out=out)
+    packed = np.zeros((n, m), np.uint32)
+    for j, x in enumerate(chans):
+        if x is None:
+            continue
+        level = _levels(x).astype(np.uint32)
+        level &= 0xFF
+        if j:
+            level <<= 8 * j
+        packed |= level
+    top = packed << 24  # R again in the fourth byte
+    packed |= top
+    return _packed_rgb(_in_block_order(packed, rows, cols, config.fill_order), rows, cols, b, out)
+
+
+def _levels(x: np.ndarray) -> np.ndarray:
+    """0-255 levels (still float; truncated by the integer cast) of values in [0, 1]."""
+    q = np.clip(x, 0.0, 1.0)
+    q *= 255.0
+    return q
+
+
+def _minmax_runs(x: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """``normalize(x, covered, "minmax")`` with the valid entries given as runs.
+
+    The extremes of each run come from one :func:`numpy.minimum.reduceat`
+    (and maximum) over the flattened array.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    n, m = x.shape
+    nonempty = stop > start
+    if n == 0 or m == 0:
+        return x.copy()
+    base = np.arange(n, dtype=np.int64) * m
+    idx = np.empty(2 * n, np.int64)
+    idx[0::2] = base + np.where(nonempty, start, 0)
+    idx[1::2] = base + np.where(nonempty, stop, 0)
+    if idx[-1] >= n * m:  # the last run reaches the end of the array
+        idx = idx[:-1]
+    flat = x.reshape(-1)
+    lo = np.minimum.reduceat(flat, idx)[0::2]
+    hi = np.maximum.reduceat(flat, idx)[0::2]
+    span = (hi - lo).astype(np.float32)
+    ok = nonempty & np.isfinite(span) & (span > 0)
+    # divide (not multiply by 1/span): the maximum then maps to exactly 1.0
+    out = x - np.where(ok, lo, 0.0).astype(np.float32)[:, None]
+    out /= np.where(ok, span, 1.0)[:, None]
+    np.clip(out, 0.0, 1.0, out=out)
+    if not ok.all():
+        out[~ok] = 0.5
     return out
 
 
 def _channel(x: np.ndarray, v: Values, config: RenderConfig) -> np.ndarray:
     """Normalise one per-value quantity and blank the hidden entries."""
+    if v.hidden_is_outside and config.norm in ("minmax", "fixed"):
+        if config.norm == "minmax":
+            out = _minmax_runs(x, v.start, v.stop)
+        else:
+            out = normalize(x, None, "fixed", config.vmin, config.vmax)
+        return _zero_outside(out, v.start, v.stop)
     valid = ~v.hidden
     out = normalize(x, valid, config.norm, config.vmin, config.vmax)
     out[v.hidden] = 0.0
@@ -179,35 +364,55 @@ def gradient_rows(x: np.ndarray, inside: np.ndarray | None = None) -> np.ndarray
     covered value of each row (exactly ``np.gradient`` of the covered
     segment), zero outside: the blank margin of a spectrum that does not
     fill the grid never shows up as a huge derivative at its edge.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectromer.imaging.kinds import gradient_rows
+    >>> x = np.array([[0.0, 1.0, 4.0, 9.0, 0.0]])
+    >>> gradient_rows(x, np.array([[True, True, True, True, False]])).tolist()
+    [[1.0, 2.0, 4.0, 5.0, 0.0]]
     """
     n, m = x.shape
-    d = np.zeros_like(x)
+    if inside is None or m < 2:
+        start, stop = np.zeros(n, np.int64), np.full(n, m, np.int64)
+    else:
+        has = inside.any(axis=1)
+        start = np.where(has, np.argmax(inside, axis=1), 0)
+        stop = np.where(has, m - np.argmax(inside[:, ::-1], axis=1), 0)
+    d = _gradient_runs(x, start, stop)
+    if inside is not None:
+        d[~inside] = 0.0
+    return d
+
+
+def _gradient_runs(x: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """:func:`gradient_rows` with the covered values given as runs ``[start, stop)``."""
+    n, m = x.shape
     if m < 2:
-        return d
-    d[:, 1:-1] = (x[:, 2:] - x[:, :-2]) * np.asarray(0.5, x.dtype)
+        return np.zeros_like(x)
+    d = np.empty_like(x)
+    np.subtract(x[:, 2:], x[:, :-2], out=d[:, 1:-1])
+    d[:, 1:-1] *= np.asarray(0.5, x.dtype)
     d[:, 0] = x[:, 1] - x[:, 0]
     d[:, -1] = x[:, -1] - x[:, -2]
-    if inside is None or inside.all():
+    if (start == 0).all() and (stop == m).all():
         return d
-    has = inside.any(axis=1)
-    first = np.argmax(inside, axis=1)
-    last = m - 1 - np.argmax(inside[:, ::-1], axis=1)
-    rows = np.flatnonzero(has)
-    f, la = first[rows], last[rows]
+    rows = np.flatnonzero(stop > start)
+    f, la = start[rows], stop[rows] - 1
     single = f == la
     nxt = np.minimum(f + 1, m - 1)
     prv = np.maximum(la - 1, 0)
     d[rows, f] = np.where(single, 0.0, x[rows, nxt] - x[rows, f])
     d[rows, la] = np.where(single, 0.0, x[rows, la] - x[rows, prv])
-    d[~inside] = 0.0
-    return d
+    return _zero_outside(d, start, stop)
 
 
 @register_kind("map2dnormaldev")
 def _map2dnormaldev(v: Values, config: RenderConfig) -> np.ndarray:
     x = v.values
-    d1 = gradient_rows(x, v.inside)
-    d2 = gradient_rows(d1, v.inside)
+    d1 = _gradient_runs(x, v.start, v.stop)
+    d2 = _gradient_runs(d1, v.start, v.stop)
     chans = [_channel(x, v, config), _channel(d1, v, config), _channel(d2, v, config)]
     return _with_mask(chans, v, config)
 

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from .config import RenderConfig, make_config
-from .kinds import Values, get_kind, layout_blocks
-from .prepare import Batch, as_batch, grid_wavelengths, resample
+from .kinds import Values, _levels, _place_blocks, _place_rgb_levels, get_kind
+from .prepare import Batch, _resample_runs, as_batch, grid_wavelengths
 
 __all__ = ["render", "render_batches", "to_image", "save_images", "SpectrumToImage", "OUTPUTS"]
 
@@ -22,14 +22,21 @@ __all__ = ["render", "render_batches", "to_image", "save_images", "SpectrumToIma
 OUTPUTS = ("uint8", "float32")
 
 
-def _values(batch: Batch, config: RenderConfig) -> Values:
-    values, flagged, hidden, inside = resample(batch, config)
+#: Spectra rendered at once within a batch: small enough for the working
+#: arrays to stay in cache and be reused by the allocator, large enough for
+#: numpy's per-call overhead not to matter. Every spectrum is rendered on its
+#: own, so this changes no pixel.
+CHUNK = 64
+
+
+def _values(batch: Batch, config: RenderConfig, longest: int | None = None) -> Values:
+    r = _resample_runs(batch, config, longest)
     grid = z = None
     if config.grid in ("log", "linear"):
-        grid = grid_wavelengths(config, values.shape[1])
+        grid = grid_wavelengths(config, r.values.shape[1])
         if config.frame == "rest":
             z = np.where(np.isfinite(batch.z), batch.z, 0.0)
-    return Values(values, flagged, hidden, grid, z, inside)
+    return Values(r.values, r.start, r.stop, grid, z, r.touched, config.mask_policy)
 
 
 def _render_batch(
@@ -46,23 +53,41 @@ def _render_batch(
         if errors == "warn":
             warnings.warn(msg + "; rendered as a blank image", RuntimeWarning, stacklevel=3)
     kind = get_kind(config.kind)
-    result = kind(_values(batch, config), config)
+    if n > CHUNK:
+        h, w = config.shape
+        c = config.channels
+        if out is None:
+            shape = (n, h, w, c) if output == "uint8" else (n, c, h, w)
+            out = np.empty(shape, np.uint8 if output == "uint8" else np.float32)
+        longest = int(batch.length.max())
+        for s in range(0, n, CHUNK):
+            e = min(s + CHUNK, n)
+            _render_rows(batch.rows(s, e), kind, config, output, out[s:e], longest)
+        return out
+    return _render_rows(batch, kind, config, output, out)
+
+
+def _render_rows(
+    batch: Batch,
+    kind: Any,
+    config: RenderConfig,
+    output: str,
+    out: np.ndarray | None,
+    longest: int | None = None,
+) -> np.ndarray:
+    n = len(batch)
+    result = kind(_values(batch, config, longest), config)
     first = output == "float32"
     if kind.is_block:
-        # interleave the channels (None = all zero) in the output dtype
-        m = next(c for c in result if c is not None).shape[1]
-        dtype = np.uint8 if output == "uint8" else np.float32
-        values = np.zeros((n, m, len(result)), dtype)
-        for j, chan in enumerate(result):
-            if chan is None:
-                continue
-            if output == "uint8":
-                q = np.clip(chan, 0.0, 1.0)
-                q *= 255.0
-                values[..., j] = q  # truncation = floor for x >= 0, as published
-            else:
-                values[..., j] = chan
-        return layout_blocks(values, config, out=out, channels_first=first)
+        # channels (None = all zero) in [0, 1]; uint8 levels truncate (= floor
+        # for x >= 0), as published
+        if output == "uint8" and len(result) == 3:
+            return _place_rgb_levels(result, config, n, out=out)
+        if output == "uint8":
+            chans = [None if c is None else _levels(c).astype(np.uint8) for c in result]
+            return _place_blocks(chans, config, np.uint8, n, out=out)
+        chans = [None if c is None else c.astype(np.float32, copy=False) for c in result]
+        return _place_blocks(chans, config, np.float32, n, out=out, channels_first=first)
     # line kinds: a palette image; look the colours up in the output dtype
     if output == "uint8":
         colors = np.floor(np.clip(result.colors, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
