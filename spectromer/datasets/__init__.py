@@ -6,12 +6,15 @@
 * :func:`stratified_split` - reproducible train/validation/test index arrays.
 * :func:`load_sample` - a small real LAMOST DR10 A/F/G sample shipped with the package.
 * :func:`fetch_sdss` - query SDSS SpecObj with astroquery and download spectra.
+* :func:`simulate_sdss` - **simulated** SDSS galaxy, quasar and star spectra
+  built from the SDSS pipeline's templates (labelled simulated in every row).
 """
 
 from .dataset import DatasetWriter, SpectraDataset
 from .ingestion import IngestResult, find_spectrum_files, ingest
 from .labels import derive_labels, stellar_type
 from .sample import SAMPLE_PROVENANCE, load_sample, sample_path
+from .simulate import SIMULATION_PROVENANCE, simulate_sdss
 from .splits import stratified_split
 
 __all__ = [
@@ -26,6 +29,8 @@ __all__ = [
     "load_sample",
     "sample_path",
     "SAMPLE_PROVENANCE",
+    "simulate_sdss",
+    "SIMULATION_PROVENANCE",
     "fetch_sdss",
     "build_specobj_query",
     "download_sdss_spectra",
