@@ -113,3 +113,13 @@ htmlhelp_basename = "spectromerdoc"
 
 latex_documents = [("index", "spectromer.tex", "Spectromer documentation", author, "manual")]
 man_pages = [("index", "spectromer", "Spectromer documentation", [author], 1)]
+
+
+def _sklearn_routing_docstring(app, what, name, obj, options, lines):
+    """Replace scikit-learn's generated metadata-routing docstrings (not numpydoc-clean)."""
+    if name.rsplit(".", 1)[-1].startswith("set_") and name.endswith("_request"):
+        lines[:] = ["scikit-learn metadata routing (see scikit-learn's documentation)."]
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _sklearn_routing_docstring)

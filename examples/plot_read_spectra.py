@@ -51,8 +51,16 @@ for ax, spec in zip(axes, spectra, strict=True):
     good = ~mask & np.isfinite(flux)
     norm = np.median(flux[good])
     ax.plot(wave, np.where(good, flux / norm, np.nan), lw=0.5, color="k")
-    ax.fill_between(wave, 0, 1, where=mask, transform=ax.get_xaxis_transform(),
-                    color="0.85", step="mid", label="masked")
+    ax.fill_between(
+        wave,
+        0,
+        1,
+        where=mask,
+        transform=ax.get_xaxis_transform(),
+        color="0.85",
+        step="mid",
+        label="masked",
+    )
     ax.set_ylim(np.nanpercentile(flux[good] / norm, [0.5, 99.5]) * [0.8, 1.2])
     m = spec.meta
     label = f"{m['survey']}  {m.get('class', '')} {m.get('subclass', '')}"

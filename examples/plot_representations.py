@@ -60,8 +60,7 @@ for col, order in enumerate(orders):
     axes[0, col].set_title(order, fontsize=9)
     wl = pixel_wavelengths(kind="map2dnormaldev", size=224, fill_order=order)
     im = axes[1, col].imshow(wl, cmap="Spectral_r")
-    cs = axes[1, col].contour(wl, levels=np.arange(4000, 10001, 1000), colors="k",
-                              linewidths=0.4)
+    cs = axes[1, col].contour(wl, levels=np.arange(4000, 10001, 1000), colors="k", linewidths=0.4)
     axes[1, col].clabel(cs, fontsize=6, fmt="%d")
     for ax in axes[:, col]:
         ax.set_xticks([])

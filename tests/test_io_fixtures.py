@@ -144,9 +144,7 @@ def test_lamost_dr1_labels_and_arrays(data_dir, name):
     assert "object_id" not in meta and "obsid" not in meta and "data_release" not in meta
     np.testing.assert_allclose(spec.spectral_axis.value, wave, rtol=1e-12)
     np.testing.assert_array_equal(spec.flux.value, image[0])
-    np.testing.assert_array_equal(
-        spec.mask, _expected_mask(image[0], image[1], image[3], True)
-    )
+    np.testing.assert_array_equal(spec.mask, _expected_mask(image[0], image[1], image[3], True))
     assert spec.flux.unit == u.dimensionless_unscaled
 
 

@@ -517,7 +517,7 @@ class Trainer:
                     _write_history(self.history, path.with_name(HISTORY_NAME))
                 self._end_epoch(epoch)
                 if s.patience is not None and bad >= s.patience:
-                    self.stopped_early = True
+                    self.stopped_early = epoch + 1 < s.epochs
                     break
             if self.best_state is not None:
                 _unwrap(model).load_state_dict(self.best_state)
