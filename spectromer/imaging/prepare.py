@@ -717,19 +717,25 @@ class _Resampled:
     touched: np.ndarray | None = None
 
 
-def _resample_runs(batch: Batch, config: RenderConfig, longest: int | None = None) -> _Resampled:
+def _resample_runs(
+    batch: Batch,
+    config: RenderConfig,
+    longest: int | None = None,
+    n_values: int | None = None,
+) -> _Resampled:
     """:func:`resample`, with the coverage as one run per row instead of masks.
 
     This is what the renderers use: runs make blanking, derivatives and
     normalisation cheap, and positions are computed once per distinct grid.
     Every row is done on its own; ``longest`` (default: this batch's longest
     spectrum) sets the number of values of an index grid, so that parts of a
-    batch come out as the whole would.
+    batch come out as the whole would; ``n_values`` overrides the number of
+    grid values the image size implies.
     """
     n = len(batch)
     if longest is None:
         longest = int(batch.length.max()) if n else 0
-    m = config.n_values(longest)
+    m = config.n_values(longest) if n_values is None else int(n_values)
     if n == 0:
         z = np.zeros(0, np.int64)
         return _Resampled(np.zeros((0, m), np.float32), z, z)
@@ -774,7 +780,7 @@ def _resample_runs(batch: Batch, config: RenderConfig, longest: int | None = Non
 
 
 def resample(
-    batch: Batch, config: RenderConfig
+    batch: Batch, config: RenderConfig, n_values: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Values to show, per spectrum, on the configured grid (all rows vectorised).
 
@@ -783,6 +789,18 @@ def resample(
     its wavelength; where the grid is more than 1.5 times coarser than the
     spectrum, it takes the mean of the pixels in its bin instead, so no pixel
     is dropped and noise is not aliased.
+
+    Parameters
+    ----------
+    batch : Batch
+        Spectra from :func:`as_batch`.
+    config : RenderConfig
+        Grid (``log``, ``linear``, ``index``, ``stretch``), wavelength range, frame
+        and mask policy.
+    n_values : int, optional
+        Number of grid values M. By default the number the image of ``config``
+        shows; give it to resample onto a grid of any length (for example the
+        feature grid of :class:`spectromer.baselines.SpectrumResampler`).
 
     Returns
     -------
@@ -806,8 +824,12 @@ def resample(
     >>> values, flagged, hidden, inside = resample(as_batch(load_sample()[0]), RenderConfig())
     >>> values.shape, bool(inside.any()), bool((values[~inside] == 0).all())
     ((1, 5476), True, True)
+    >>> resample(as_batch(load_sample()[0]), RenderConfig(), n_values=1000)[0].shape
+    (1, 1000)
     """
-    r = _resample_runs(batch, config)
+    if n_values is not None and (not isinstance(n_values, (int, np.integer)) or n_values < 1):
+        raise ValueError(f"n_values must be a positive integer, got {n_values!r}")
+    r = _resample_runs(batch, config, n_values=n_values)
     inside = _covered(r.start, r.stop, r.values.shape[1])
     flagged = ~inside if r.touched is None else ~inside | r.touched
     hidden = flagged if config.mask_policy == "zero" else ~inside

@@ -165,6 +165,10 @@ class SpectromerModel(BaseEstimator):
         Regression target standardisation (stored with the model).
     best_epoch_ : int
         The epoch whose weights were kept.
+    device_ : str
+        The device the model was trained on (``cpu``, ``cuda:0``...).
+    precision_ : str
+        The autocast precision of training (``fp32``, ``bfloat16``, ``float16``).
 
     Examples
     --------
@@ -558,6 +562,10 @@ class SpectromerModel(BaseEstimator):
         self.stopped_early_ = trainer.stopped_early
         self.n_train_ = int(train_rows.size)
         self.n_validation_ = 0 if val_rows is None else int(val_rows.size)
+        self.device_ = str(device)
+        self.precision_ = str(autocast_dtype(self.precision, device) or "fp32").replace(
+            "torch.", ""
+        )
         return self
 
     def _split(self, targets: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None]:

@@ -1,0 +1,431 @@
+"""``run_benchmark``: the ViT against the classical baselines, one split, honest numbers.
+
+Every model sees exactly the same training and test spectra. The results are one record
+per model in ``OUT/results.json`` (written atomically), a printed table and plots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .metrics import classification_metrics, metrics_by_snr, redshift_metrics
+
+__all__ = ["run_benchmark", "VIT_PRESETS", "MODELS", "load_data"]
+
+#: Models the benchmark knows: the ViT and the baselines of :mod:`spectromer.baselines`.
+MODELS = ("vit", "svm", "rf", "knn")
+
+#: SpectromerModel settings of the ViT in the benchmark (``quick``: a smoke run that
+#: fits the bundled sample in about a minute on 2 CPU cores; ``default``: the setting
+#: reported in the docs). Trained from scratch: no ImageNet weights are downloaded.
+VIT_PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {
+        "backbone": "vit_tiny_patch16_224",
+        "pretrained": False,
+        "image_size": 32,
+        "backbone_options": {"patch_size": 8, "depth": 2},
+        "epochs": 10,
+        "batch_size": 32,
+        "lr": 1e-3,
+    },
+    "default": {
+        "backbone": "vit_tiny_patch16_224",
+        "pretrained": False,
+        "image_size": 64,
+        "backbone_options": {"patch_size": 8, "depth": 6},
+        "render_options": {"fill_order": "boustrophedon"},
+        "epochs": 30,
+        "batch_size": 64,
+        "lr": 1e-3,
+        "early_stopping": 8,
+    },
+}
+
+
+def load_data(data: Any, workdir: Path, name: str, progress: bool = True) -> Any:
+    """A SpectraDataset from a dataset, a dataset file, or spectrum files (ingested).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from spectromer.datasets import sample_path
+    >>> from spectromer.evaluation import load_data
+    >>> len(load_data(sample_path(), Path("."), "train"))
+    600
+    """
+    from ..datasets import SpectraDataset, ingest
+
+    if hasattr(data, "read_batch"):
+        return data
+    path = Path(data) if isinstance(data, (str, os.PathLike)) else None
+    if path is not None and path.suffix in (".h5", ".hdf5") and path.is_file():
+        return SpectraDataset(path)
+    workdir.mkdir(parents=True, exist_ok=True)
+    return ingest(data, workdir / f"{name}.h5", n_jobs=1, progress=progress)
+
+
+def _labels(ds: Any, label: str) -> tuple[np.ndarray, np.ndarray]:
+    values = ds.labels(label)
+    has = np.array([str(v).strip() not in ("", "None", "nan", "--") for v in values])
+    return values, has
+
+
+def _task(values: np.ndarray, task: str) -> str:
+    if task != "auto":
+        if task not in ("classification", "regression"):
+            raise ValueError(f"task must be 'auto', 'classification' or 'regression', got {task!r}")
+        return task
+    return "regression" if values.dtype.kind == "f" else "classification"
+
+
+def _column(ds: Any, name: str, rows: np.ndarray) -> np.ndarray | None:
+    if name not in ds.meta.colnames:
+        return None
+    return np.asarray(ds.labels(name))[rows]
+
+
+def _fit(name: str, task: str, train_x, y_train, quick, seed, vit_options, progress):
+    """Fit one model; return it, the fit seconds and the settings it used or chose."""
+    from ..training import as_source
+
+    if name == "vit":
+        from ..models import SpectromerModel
+
+        params = dict(VIT_PRESETS["quick" if quick else "default"])
+        params.update(vit_options or {})
+        params.setdefault("random_state", seed)
+        params.setdefault("progress", progress)
+        model = SpectromerModel(task=task, **params)
+        t0 = time.perf_counter()
+        model.fit(train_x, y_train)
+        fit_s = time.perf_counter() - t0
+        settings = {k: v for k, v in model.get_params().items() if k not in ("progress",)}
+        settings["best_epoch"] = int(model.best_epoch_)
+        settings["device_used"] = model.device_
+        settings["precision_used"] = model.precision_
+        return model, fit_s, settings
+    from ..baselines import make_baseline
+
+    search = make_baseline(
+        name,
+        task=task,
+        quick=quick,
+        random_state=seed,
+        n_pixels=1000 if quick else 2000,
+        n_jobs=-1,
+    )
+    t0 = time.perf_counter()
+    search.fit(as_source(train_x), y_train)
+    fit_s = time.perf_counter() - t0
+    best = {
+        k: (v if isinstance(v, (int, float, str)) else str(v))
+        for k, v in search.best_params_.items()
+    }
+    return search, fit_s, {"best_params": best, "cv_score": float(search.best_score_)}
+
+
+def _predict(model: Any, x: Any) -> tuple[np.ndarray, float]:
+    from ..training import as_source
+
+    t0 = time.perf_counter()
+    pred = np.asarray(model.predict(x if hasattr(model, "model_") else as_source(x)))
+    return pred, time.perf_counter() - t0
+
+
+def _save_model(model: Any, folder: Path) -> None:
+    """Save a fitted model: SpectromerModel.save, or joblib for a baseline (atomically)."""
+    from ..datasets._atomic import atomic_path
+
+    if hasattr(model, "save"):
+        model.save(folder)
+        return
+    import joblib
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with atomic_path(folder / "model.joblib", suffix=".joblib") as tmp:
+        joblib.dump(model.best_estimator_, tmp)
+
+
+def _evaluate(kind, label, y, pred, classes, snr) -> tuple[dict[str, Any], Any]:
+    """Every metric of one prediction, and the by-S/N table (or None)."""
+    if kind == "classification":
+        metrics = classification_metrics(y, pred)
+    else:
+        metrics = redshift_metrics(y, pred, classes if label == "z" else None)
+        if classes is not None:
+            names = np.asarray([str(c).strip().upper() for c in classes])
+            metrics["by_class"] = {
+                str(c): redshift_metrics(y[names == c], pred[names == c], names[names == c])
+                for c in np.unique(names)
+                if (names == c).sum() >= 2 and len(np.unique(names)) > 1
+            }
+    table = None
+    if snr is not None and np.isfinite(snr.astype(float)).sum() >= 8:
+        metric_task = "classification" if kind == "classification" else "redshift"
+        table = metrics_by_snr(snr.astype(float), y, pred, bins=4, task=metric_task,
+                               classes=classes if kind == "regression" else None)  # fmt: skip
+        metrics["by_snr"] = [dict(zip(table.colnames, map(float, r), strict=True)) for r in table]
+    return metrics, table
+
+
+def run_benchmark(
+    train: Any = None,
+    label: str = "type",
+    *,
+    test: Any = None,
+    models: Sequence[str] = MODELS,
+    out: str | os.PathLike = "benchmark",
+    quick: bool = False,
+    task: str = "auto",
+    test_fraction: float = 0.2,
+    seed: int = 0,
+    vit_options: dict[str, Any] | None = None,
+    extra_tests: Sequence[Any] = (),
+    save_models: bool = False,
+    plots: bool = True,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train and test every model on the same split; write ``OUT/results.json`` and plots.
+
+    Parameters
+    ----------
+    train : SpectraDataset, path or glob, optional
+        Training data: a dataset, a dataset ``.h5`` file, or spectrum files/folders/globs
+        (ingested into ``OUT`` first). Default: the bundled LAMOST sample.
+    label : str
+        Metadata column to predict (``type``, ``subtype``, ``subclass``, ``z``...).
+    test : same kinds as ``train``, optional
+        Test data. Without it, a stratified split of ``train`` (``test_fraction``, ``seed``)
+        is made; its indices are saved in the results.
+    models : sequence of str
+        Any of :data:`MODELS`.
+    out : path
+        Output folder.
+    quick : bool
+        The ViT's ``quick`` preset and small baseline grids (a smoke run in minutes).
+    task : {"auto", "classification", "regression"}
+        ``auto``: regression for a float column (such as ``z``), else classification.
+    test_fraction : float
+        Held-out fraction when ``test`` is not given.
+    seed : int
+        Seed of the split and of every model.
+    vit_options : dict, optional
+        SpectromerModel parameters that override the preset.
+    extra_tests : sequence, optional
+        More test sets (same kinds as ``train``), each scored with the same fitted
+        models; their records carry ``test_set`` (the data's name), and their truth and
+        predictions. For example real spectra next to a simulated training set.
+    save_models : bool
+        Save every fitted model under ``OUT/models/NAME`` (the ViT with
+        :meth:`~spectromer.SpectromerModel.save`, baselines with joblib).
+    plots : bool
+        Write PNG plots (confusion matrices or redshift scatter, metric vs S/N).
+    progress : bool
+        Progress bars.
+
+    Returns
+    -------
+    dict
+        The content of ``results.json``: ``label``, ``task``, ``data`` (what was used),
+        ``results`` (one record per model and test set: ``model``, ``label``,
+        ``test_set``, ``n_train``, ``n_test``, every metric, ``fit_seconds``,
+        ``predict_seconds``, ``settings``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from spectromer.evaluation import run_benchmark
+    >>> result = run_benchmark(label="type", models=["knn"], quick=True,
+    ...                        out=tempfile.mkdtemp(), plots=False, progress=False)
+    >>> r = result["results"][0]
+    >>> r["model"], r["n_train"], r["n_test"], 0.0 <= r["accuracy"] <= 1.0
+    ('knn', 480, 120, True)
+    """
+    from ..datasets import load_sample, stratified_split
+    from ..datasets._atomic import atomic_path
+    from ..training import as_source
+
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise ValueError(f"models: unknown {unknown or 'none given'}; choose from {MODELS}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    train_ds = load_sample() if train is None else load_data(train, out, "train", progress)
+    values, has = _labels(train_ds, label)
+    kind = _task(values, task)
+    split_info: dict[str, Any]
+    if test is None:
+        rows = np.flatnonzero(has)
+        if kind == "classification":
+            parts = stratified_split(values[rows], (1 - test_fraction, test_fraction), seed=seed)
+        else:
+            perm = np.random.default_rng(seed).permutation(rows.size)
+            k = int(round(test_fraction * rows.size))
+            parts = {"train": np.sort(perm[k:]), "test": np.sort(perm[:k])}
+        tr, te = rows[parts["train"]], rows[parts["test"]]
+        test_ds, test_values = train_ds, values
+        split_info = {"kind": "stratified" if kind == "classification" else "random",
+                      "test_fraction": test_fraction, "seed": seed,
+                      "train_rows": tr.tolist(), "test_rows": te.tolist()}  # fmt: skip
+    else:
+        test_ds = load_data(test, out, "test", progress)
+        test_values, test_has = _labels(test_ds, label)
+        tr, te = np.flatnonzero(has), np.flatnonzero(test_has)
+        split_info = {"kind": "given"}
+    if tr.size < 2 or te.size < 1:
+        raise ValueError(f"not enough labelled spectra: {tr.size} to train, {te.size} to test")
+    y_train, y_test = values[tr], test_values[te]
+    if kind == "regression":
+        y_train, y_test = y_train.astype(float), y_test.astype(float)
+    train_x, test_x = as_source(train_ds, indices=tr), as_source(test_ds, indices=te)
+    classes = _column(test_ds, "class", te)
+    snr = _column(test_ds, "snr", te)
+    extra_sets = []
+    for i, data in enumerate(extra_tests or ()):
+        ds = load_data(data, out, f"extra_test_{i}", progress)
+        ev, eh = _labels(ds, label)
+        rows_e = np.flatnonzero(eh)
+        if rows_e.size == 0:
+            raise ValueError(f"extra test set {_name(ds)}: no spectrum has a {label!r} label")
+        y_e = ev[rows_e].astype(float) if kind == "regression" else ev[rows_e]
+        extra_sets.append((_name(ds), as_source(ds, indices=rows_e), y_e,
+                           _column(ds, "class", rows_e), _column(ds, "snr", rows_e)))  # fmt: skip
+    records, predictions, by_snr = [], {}, {}
+    for name in models:
+        if progress:
+            print(f"[{name}] fitting on {tr.size} spectra ...", flush=True)
+        model, fit_s, settings = _fit(
+            name, kind, train_x, y_train, quick, seed, vit_options, progress
+        )
+        if save_models:
+            _save_model(model, out / "models" / name)
+        pred, pred_s = _predict(model, test_x)
+        metrics, table = _evaluate(kind, label, y_test, pred, classes, snr)
+        base = {"model": name, "label": label, "task": kind, "n_train": int(tr.size)}
+        records.append({**base, "test_set": "test", "n_test": int(te.size), **metrics,
+                        "fit_seconds": round(fit_s, 3), "predict_seconds": round(pred_s, 3),
+                        "settings": settings})  # fmt: skip
+        predictions[name] = pred
+        if table is not None:
+            by_snr[name] = table
+        if progress:
+            score = metrics.get("accuracy", metrics.get("r2"))
+            print(f"[{name}] done in {fit_s:.1f} s (fit) + {pred_s:.1f} s (predict): {score:.4f}")
+        for set_name, x_e, y_e, cls_e, snr_e in extra_sets:
+            pred_e, pred_s_e = _predict(model, x_e)
+            metrics_e, _ = _evaluate(kind, label, y_e, pred_e, cls_e, snr_e)
+            records.append({**base, "test_set": set_name, "n_test": int(len(y_e)), **metrics_e,
+                            "fit_seconds": round(fit_s, 3),
+                            "predict_seconds": round(pred_s_e, 3), "settings": settings,
+                            "truth": y_e.tolist(), "prediction": pred_e.tolist()})  # fmt: skip
+    result = {
+        "label": label,
+        "task": kind,
+        "quick": bool(quick),
+        "data": {
+            "train": _name(train_ds),
+            "test": _name(test_ds),
+            "extra_tests": [e[0] for e in extra_sets],
+            "simulated": bool(
+                "simulated" in train_ds.meta.colnames and np.any(train_ds.labels("simulated"))
+            ),
+            "split": split_info,
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },  # fmt: skip
+        "results": records,
+    }
+    with atomic_path(out / "results.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=1, default=_json_default) + "\n")
+    if plots:
+        _plots(out, kind, label, y_test, predictions, classes, by_snr)
+    if progress:
+        print(results_table(result))
+    return result
+
+
+def _name(ds: Any) -> str:
+    return getattr(ds, "path", Path("?")).name
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return str(value)
+
+
+def results_table(result: dict[str, Any]) -> Any:
+    """The headline numbers of a results dict as an astropy Table.
+
+    Examples
+    --------
+    >>> from spectromer.evaluation.benchmark import results_table
+    >>> r = {"task": "classification", "results": [{"model": "svm", "n_train": 8, "n_test": 2,
+    ...      "accuracy": 0.5, "f1_macro": 0.4, "fit_seconds": 1.0, "predict_seconds": 0.1}]}
+    >>> results_table(r)["accuracy"][0]
+    0.5
+    """
+    from astropy.table import Table
+
+    if result["task"] == "classification":
+        cols = ["accuracy", "f1_macro", "f1_weighted", "within_one", "within_two"]
+    else:
+        cols = ["r2", "mae", "rmse", "sigma_nmad", "outlier_fraction", "success_rate"]
+    cols = [c for c in cols if any(c in r for r in result["results"])]
+    rows = [
+        [r["model"], r.get("test_set", "test"), r["n_train"], r["n_test"],
+         *[r.get(c, np.nan) for c in cols], r["fit_seconds"], r["predict_seconds"]]
+        for r in result["results"]
+    ]  # fmt: skip
+    names = ["model", "test_set", "n_train", "n_test", *cols, "fit_s", "predict_s"]
+    table = Table(rows=rows, names=names)
+    for c in cols:
+        table[c].format = ".4f"
+    return table
+
+
+def _plots(out: Path, kind: str, label: str, y_test, predictions, classes, by_snr) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from .plots import plot_confusion_matrix, plot_metric_vs_snr, plot_redshift
+
+    n = len(predictions)
+    fig, axes = plt.subplots(1, n, figsize=(4.6 * n, 4.4), layout="constrained", squeeze=False)
+    for ax, (name, pred) in zip(axes[0], predictions.items(), strict=True):
+        if kind == "classification":
+            plot_confusion_matrix(y_test, pred, ax=ax, title=f"{name}: {label}")
+        else:
+            plot_redshift(y_test, pred, classes=classes, ax=ax, title=f"{name}: {label}")
+    name = "confusion_matrices.png" if kind == "classification" else "redshift.png"
+    _save(fig, out / name)
+    if by_snr:
+        fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
+        metric = "accuracy" if kind == "classification" else "sigma_nmad"
+        plot_metric_vs_snr(by_snr, metric, ax=ax)
+        _save(fig, out / f"{metric}_vs_snr.png")
+    plt.close("all")
+
+
+def _save(fig: Any, path: Path) -> None:
+    from ..datasets._atomic import atomic_path
+
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110)
