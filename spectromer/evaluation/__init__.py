@@ -5,9 +5,12 @@
 * :func:`redshift_metrics` - R^2, MAE, RMSE, sigma_NMAD, outlier fraction, bias and the
   published success rule.
 * :func:`metrics_by_snr` - either, in bins of S/N.
+* :func:`run_benchmark` - the ViT against SVM, random forest and kNN on one split
+  (``spectromer benchmark``), :func:`results_to_rst` for the docs.
 * :func:`plot_confusion_matrix`, :func:`plot_redshift`, :func:`plot_metric_vs_snr`.
 """
 
+from .benchmark import MODELS, VIT_PRESETS, load_data, results_table, results_to_rst, run_benchmark
 from .metrics import (
     OUTLIER_THRESHOLD,
     SUCCESS_TOLERANCE,
@@ -28,4 +31,10 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_redshift",
     "plot_metric_vs_snr",
+    "run_benchmark",
+    "results_table",
+    "results_to_rst",
+    "load_data",
+    "MODELS",
+    "VIT_PRESETS",
 ]

@@ -1,0 +1,70 @@
+"""The docs' benchmark results are generated from results.json, never typed in."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spectromer.evaluation import results_to_rst
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "docs" / "benchmark_results"
+
+
+def _result(task: str = "classification") -> dict:
+    rec = {"model": "rf", "test_set": "test", "n_train": 80, "n_test": 20, "fit_seconds": 2.5,
+           "predict_seconds": 0.25, "settings": {"best_params": {"model__max_features": "sqrt"},
+                                                 "cv_score": 0.75}}  # fmt: skip
+    if task == "classification":
+        rec.update(accuracy=0.85, f1_macro=0.8, f1_weighted=0.84)
+    else:
+        rec.update(r2=0.9, mae=0.01, rmse=0.02, sigma_nmad=0.004, outlier_fraction=0.05,
+                   success_rate=0.7, by_class={"QSO": {"n": 5, "r2": 0.5, "sigma_nmad": 0.01,
+                   "outlier_fraction": 0.2, "success_rate": 0.4, "bias": 0.001}})  # fmt: skip
+    return {"label": "type" if task == "classification" else "z", "task": task,
+            "data": {"train": "x.h5", "simulated": task != "classification",
+                     "split": {"kind": "stratified", "test_fraction": 0.2, "seed": 3}},
+            "machine": {"processor": "Test CPU", "cpus": 2, "python": "3.11"},
+            "results": [rec]}  # fmt: skip
+
+
+def test_results_to_rst_classification_table():
+    text = results_to_rst(_result(), title="Title")
+    lines = text.splitlines()
+    assert lines[:2] == ["Title", "-----"]
+    assert "stratified, 20% held out, seed 3" in text
+    assert "     - 0.850" in lines and "     - 2.5" in lines
+    assert "max_features=sqrt (cross-validated 0.750)" in text
+    assert "Test CPU, 2 CPUs" in text
+    assert "simulated" not in text
+
+
+def test_results_to_rst_regression_marks_simulated_data_and_per_class():
+    text = results_to_rst(_result("regression"))
+    assert "**simulated**" in text
+    assert "sigma_nmad" in text and "Per class:" in text and "     - QSO" in text
+
+
+@pytest.mark.skipif(not RUNS.is_dir(), reason="no committed benchmark results")
+def test_committed_results_page_matches_the_json_files():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "make_results_page.py"), "--check"],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.skipif(not RUNS.is_dir(), reason="no committed benchmark results")
+def test_committed_results_have_the_fields_the_issue_asks_for():
+    for path in RUNS.glob("*/results.json"):
+        result = json.loads(path.read_text())
+        for rec in result["results"]:
+            for field in ("model", "label", "n_train", "n_test", "fit_seconds",
+                          "predict_seconds"):  # fmt: skip
+                assert field in rec, (path, field)
+            metric = "accuracy" if result["task"] == "classification" else "sigma_nmad"
+            assert metric in rec, (path, metric)
