@@ -130,7 +130,16 @@ def _read_one(path: str) -> tuple[str, list | None, str]:
 
 @dataclass
 class IngestResult:
-    """What an ingest run did (returned by :func:`ingest` as ``dataset.ingest_result``)."""
+    """What an ingest run did (returned by :func:`ingest` as ``dataset.ingest_result``).
+
+    Examples
+    --------
+    >>> from spectromer.datasets import IngestResult
+    >>> r = IngestResult(n_files=3, n_ok=2, n_spectra=2, failed=[("bad.fits", "empty file")])
+    >>> print(r.report())
+    ingested 2 file(s) (2 spectra) in 0.0 s; 0 already in the dataset; 1 failed
+      FAILED bad.fits: empty file
+    """
 
     n_files: int = 0
     n_skipped: int = 0

@@ -113,6 +113,12 @@ class FetchFailure(NamedTuple):
         What went wrong, from the last attempt.
     attempts : int
         How many download attempts were made (0 if the row was not usable).
+
+    Examples
+    --------
+    >>> from spectromer.datasets import FetchFailure
+    >>> FetchFailure("https://example.org/spec.fits", "cache/spec.fits", "HTTP 404", 3).reason
+    'HTTP 404'
     """
 
     url: str
@@ -136,6 +142,13 @@ class DownloadResult:
         Files that were already in the cache and were not downloaded again.
     failed : list of FetchFailure
         Spectra that could not be downloaded, with the reason.
+
+    Examples
+    --------
+    >>> from spectromer.datasets import DownloadResult
+    >>> r = DownloadResult()
+    >>> r.paths, r.failed
+    ([], [])
     """
 
     paths: list[Path] = field(default_factory=list)

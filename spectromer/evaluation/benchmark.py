@@ -396,8 +396,9 @@ def results_table(result: dict[str, Any]) -> Any:
     >>> from spectromer.evaluation.benchmark import results_table
     >>> r = {"task": "classification", "results": [{"model": "svm", "n_train": 8, "n_test": 2,
     ...      "accuracy": 0.5, "f1_macro": 0.4, "fit_seconds": 1.0, "predict_seconds": 0.1}]}
-    >>> results_table(r)["accuracy"][0]
-    0.5
+    >>> t = results_table(r)
+    >>> t.colnames[:4], float(t["accuracy"][0])
+    (['model', 'test_set', 'n_train', 'n_test'], 0.5)
     """
     from astropy.table import Table
 

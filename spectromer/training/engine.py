@@ -120,7 +120,15 @@ def autocast_dtype(precision: str, device: Any) -> Any:
 
 @dataclass
 class DistributedContext:
-    """Rank, world size and whether this process is one of several (torchrun)."""
+    """Rank, world size and whether this process is one of several (torchrun).
+
+    Examples
+    --------
+    >>> from spectromer.training import DistributedContext
+    >>> ctx = DistributedContext()          # one process
+    >>> ctx.distributed, ctx.main, ctx.gather("x")
+    (False, True, ['x'])
+    """
 
     rank: int = 0
     world_size: int = 1
@@ -129,10 +137,12 @@ class DistributedContext:
 
     @property
     def distributed(self) -> bool:
+        """Whether there are several processes."""
         return self.world_size > 1
 
     @property
     def main(self) -> bool:
+        """Whether this is rank 0 (the process that writes files and prints)."""
         return self.rank == 0
 
     def gather(self, obj: Any) -> list[Any]:
@@ -210,6 +220,12 @@ class TrainSettings:
         Seed of the initialisation, the shuffling and the augmentations.
     num_workers : int
         Data-loader worker processes rendering the images.
+
+    Examples
+    --------
+    >>> from spectromer.training import TrainSettings
+    >>> TrainSettings(epochs=30, lr=3e-4).batch_size
+    64
     """
 
     epochs: int = 10

@@ -98,6 +98,8 @@ class SpectrumSource:
         return SubsetSource(self, np.atleast_1d(rows))
 
     def batch(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
+        """Spectra ``indices`` as one padded batch: ``wave``, ``flux``, ``ivar``,
+        ``mask`` (N, L), and ``index`` (N,)."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     def _check(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -108,13 +110,24 @@ class SpectrumSource:
 
 
 class SubsetSource(SpectrumSource):
-    """Some rows of another source, re-indexed from 0 (``source[rows]``)."""
+    """Some rows of another source, re-indexed from 0 (``source[rows]``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectromer.training import as_source
+    >>> src = as_source(np.arange(12.0).reshape(4, 3), wavelength=[4000, 5000, 6000])
+    >>> part = src[[3, 1]]
+    >>> len(part), part.batch([0])["flux"].tolist()
+    (2, [[9.0, 10.0, 11.0]])
+    """
 
     def __init__(self, parent: SpectrumSource, rows: np.ndarray) -> None:
         super().__init__(rows.size, parent.describe)
         self.parent, self.rows = parent, np.asarray(rows, dtype=np.int64)
 
     def batch(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
+        """Spectra ``indices`` (of this subset) as one padded batch."""
         idx = self._check(indices)
         out = self.parent.batch(self.rows[idx])
         out["index"] = idx
