@@ -131,6 +131,28 @@ def test_predict_proba_transform(fitted, sample):
         fitted.predict(sample, indices=[0], return_std=True)
 
 
+def test_test_time_augmentation(fitted, sample):
+    from sklearn.base import clone
+
+    rows = range(12)
+    plain = fitted.predict_proba(sample, indices=rows)
+    tta = clone(fitted).set_params(test_time_augmentation=3)
+    for attr in ("model_", "classes_", "render_config_", "seed_"):
+        setattr(tta, attr, getattr(fitted, attr))
+    p = tta.predict_proba(sample, indices=rows)
+    assert p.shape == plain.shape and np.allclose(p.sum(axis=1), 1)
+    assert not np.allclose(p, plain)  # the augmented copies change the average
+    np.testing.assert_allclose(p, tta.predict_proba(sample, indices=rows))  # reproducible
+    np.testing.assert_array_equal(tta.classes_[p.argmax(1)], tta.predict(sample, indices=rows))
+    # the embeddings stay those of the plain spectra
+    np.testing.assert_allclose(
+        tta.transform(sample, indices=rows), fitted.transform(sample, indices=rows), rtol=1e-5
+    )
+    tta.set_params(test_time_augmentation=-1)
+    with pytest.raises(ValueError, match="test_time_augmentation"):
+        tta.predict(sample, indices=rows)
+
+
 def test_inputs_agree(fitted, sample, data_dir):
     """Dataset rows, Spectrum objects and a flux array give the same predictions."""
     rows = [0, 250, 599]

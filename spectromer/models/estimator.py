@@ -23,6 +23,7 @@ from sklearn.base import BaseEstimator
 from ..datasets._atomic import atomic_path
 from ..imaging import RenderConfig
 from ..training import (
+    Augmentation,
     RenderedBatches,
     Trainer,
     TrainSettings,
@@ -43,7 +44,13 @@ CONFIG_NAME = "config.json"
 _FORMAT = "spectromer-model"
 _FORMAT_VERSION = 1
 #: Params that may differ between an interrupted run and the run resuming it.
-_RUNTIME_PARAMS = ("device", "num_workers", "progress", "checkpoint_dir")
+_RUNTIME_PARAMS = (
+    "device",
+    "num_workers",
+    "progress",
+    "checkpoint_dir",
+    "test_time_augmentation",
+)
 
 
 class ModelFileError(ValueError):
@@ -149,6 +156,11 @@ class SpectromerModel(BaseEstimator):
         seed is reproducible.
     progress : bool
         Progress bars and a line per epoch.
+    test_time_augmentation : int
+        At prediction, also predict this many augmented copies of every spectrum (the
+        training augmentations, or the defaults when ``augment`` is off) and average:
+        class probabilities for classification, values for regression. 0 (default):
+        the plain prediction only. Each copy costs one more pass over the data.
 
     Attributes
     ----------
@@ -216,6 +228,7 @@ class SpectromerModel(BaseEstimator):
         checkpoint_dir: str | os.PathLike | None = None,
         random_state: int | None = None,
         progress: bool = True,
+        test_time_augmentation: int = 0,
     ) -> None:
         self.task = task
         self.backbone = backbone
@@ -242,6 +255,7 @@ class SpectromerModel(BaseEstimator):
         self.checkpoint_dir = checkpoint_dir
         self.random_state = random_state
         self.progress = progress
+        self.test_time_augmentation = test_time_augmentation
 
     # -- scikit-learn plumbing ---------------------------------------------------------
     @property
@@ -604,17 +618,33 @@ class SpectromerModel(BaseEstimator):
         if len(source) == 0:
             raise ValueError("X holds no spectra")
         device = select_device(self.device)
-        data = RenderedBatches(source, self.render_config_)
-        out, _ = predict_outputs(
-            self.model_,
-            data,
-            int(self.batch_size),
-            device,
-            autocast_dtype(self.precision, device),
-            int(self.num_workers),
-            bool(self.progress),
-            forward=forward,
-        )
+        n_tta = int(self.test_time_augmentation or 0) if forward is None else 0
+        if n_tta < 0:
+            raise ValueError(f"test_time_augmentation must be >= 0, got {n_tta}")
+        augment = (as_augmentation(self.augment) or Augmentation()) if n_tta else None
+        total = None
+        for copy in range(n_tta + 1):
+            data = RenderedBatches(source, self.render_config_, None, augment if copy else None,
+                                   seed=int(getattr(self, "seed_", 0)) + 7919)  # fmt: skip
+            data.set_epoch(copy)
+            out, _ = predict_outputs(
+                self.model_,
+                data,
+                int(self.batch_size),
+                device,
+                autocast_dtype(self.precision, device),
+                int(self.num_workers),
+                bool(self.progress) and copy == 0,
+                forward=forward,
+            )
+            if n_tta and self.task == "classification":  # average probabilities
+                out = out - out.max(axis=1, keepdims=True)
+                out = np.exp(out)
+                out /= out.sum(axis=1, keepdims=True)
+            total = out if total is None else total + out
+        out = total / (n_tta + 1)
+        if n_tta and self.task == "classification":
+            out = np.log(np.maximum(out, 1e-12))  # log-probabilities, as logits
         return out
 
     def predict(
