@@ -674,6 +674,10 @@ class SpectraDataset:
     def labels(self, column: str) -> np.ndarray:
         """One metadata column as a numpy array, with a helpful error if absent.
 
+        Missing values (masked entries) come out as NaN in a float column and as ``""``
+        in a text column (``-1`` in an integer one, ``False`` in a boolean one), never as
+        a filler that looks like a label.
+
         Examples
         --------
         >>> from spectromer.datasets import load_sample
@@ -686,7 +690,20 @@ class SpectraDataset:
                 f"{', '.join(self.meta.colnames)}"
             )
         col = self.meta[column]
-        return np.asarray(col.filled() if hasattr(col, "filled") else col)
+        if not hasattr(col, "filled"):
+            return np.asarray(col)
+        kind = col.dtype.kind
+        if kind == "f":
+            fill: Any = np.nan
+        elif kind in "US":
+            fill = ""
+        elif kind in "iu":
+            fill = -1 if kind == "i" else 0
+        elif kind == "b":
+            fill = False
+        else:
+            fill = None
+        return np.asarray(col.filled(fill) if fill is not None else col.filled())
 
     def iter_batches(
         self,

@@ -253,6 +253,8 @@ def run_benchmark(
     from ..datasets._atomic import atomic_path
     from ..training import as_source
 
+    if not 0 < float(test_fraction) < 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     unknown = [m for m in models if m not in MODELS]
     if unknown or not models:
         raise ValueError(f"models: unknown {unknown or 'none given'}; choose from {MODELS}")
@@ -349,7 +351,8 @@ def run_benchmark(
         "results": records,
     }
     with atomic_path(out / "results.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=1, default=_json_default) + "\n")
+        text = json.dumps(_finite(result), indent=1, default=_json_default, allow_nan=False)
+        tmp.write_text(text + "\n")
     if plots:
         _plots(out, kind, label, y_test, predictions, classes, by_snr)
     if progress:
@@ -376,6 +379,17 @@ def _version() -> str:
 
 def _name(ds: Any) -> str:
     return getattr(ds, "path", Path("?")).name
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (strict JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _json_default(value: Any) -> Any:

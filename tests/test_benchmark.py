@@ -1,0 +1,422 @@
+"""Tests of ``spectromer.evaluation.benchmark`` and ``spectromer benchmark``.
+
+Kept fast: the baselines run with ``quick=True``, the ViT is tiny (32-pixel images,
+8-pixel patches, 2 blocks, 1 epoch) and most runs use a 150-spectrum subset of the
+bundled sample (50 A, 50 F, 50 G stars).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from spectromer.cli import main
+from spectromer.datasets import SpectraDataset, load_sample, sample_path, simulate_sdss
+from spectromer.evaluation import benchmark as bm
+from spectromer.evaluation.benchmark import (
+    MODELS,
+    VIT_PRESETS,
+    load_data,
+    results_table,
+    run_benchmark,
+)
+
+TINY_VIT = {
+    "image_size": 32,
+    "backbone_options": {"patch_size": 8, "depth": 2},
+    "epochs": 1,
+    "batch_size": 32,
+    "device": "cpu",
+}
+
+CLS_FIELDS = {
+    "model", "label", "task", "test_set", "n_train", "n_test", "accuracy", "f1_macro",
+    "f1_weighted", "confusion_matrix", "fit_seconds", "predict_seconds", "settings",
+}  # fmt: skip
+REG_FIELDS = {"r2", "mae", "rmse", "sigma_nmad", "outlier_fraction", "success_rate", "by_class"}
+
+
+def _metrics(record):
+    """A record without its timings (which differ from run to run)."""
+    return {k: v for k, v in record.items() if k not in ("fit_seconds", "predict_seconds")}
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_sample()
+
+
+@pytest.fixture(scope="module")
+def small(sample, tmp_path_factory):
+    """150 spectra of the sample (50 per type) and two disjoint 45/15-per-type files."""
+    folder = tmp_path_factory.mktemp("small")
+    types = sample.labels("type")
+    per = {c: np.flatnonzero(types == c) for c in ("A", "F", "G")}
+    pick = np.concatenate([per[c][:50] for c in per])
+    train = np.concatenate([per[c][50:95] for c in per])
+    test = np.concatenate([per[c][95:110] for c in per])
+    return {
+        "ds": sample.subset(pick, folder / "small.h5"),
+        "train": sample.subset(train, folder / "train_part.h5").path,
+        "test": sample.subset(test, folder / "test_part.h5").path,
+    }
+
+
+@pytest.fixture(scope="module")
+def classified(tmp_path_factory):
+    """knn + svm on the full sample, recording what each model was fitted on."""
+    out = tmp_path_factory.mktemp("cls")
+    seen = []
+    real_fit = bm._fit
+
+    def spy(name, task, train_x, y_train, *args, **kwargs):
+        seen.append((name, task, np.asarray(y_train).copy(), len(train_x)))
+        return real_fit(name, task, train_x, y_train, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bm, "_fit", spy)
+        result = run_benchmark(models=["knn", "svm"], quick=True, out=out, progress=False)
+    return result, out, seen
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sim")
+    train = simulate_sdss(120, folder / "sim.h5", classes=("GALAXY", "QSO"), seed=0)
+    extra = simulate_sdss(30, folder / "sim_extra.h5", classes=("GALAXY", "QSO"), seed=1)
+    return train, extra
+
+
+# --- constants -----------------------------------------------------------------------
+
+
+def test_models_and_presets():
+    assert MODELS == ("vit", "svm", "rf", "knn")
+    assert set(VIT_PRESETS) == {"quick", "default"}
+    quick, default = VIT_PRESETS["quick"], VIT_PRESETS["default"]
+    assert quick["pretrained"] is False and default["pretrained"] is False
+    assert quick["epochs"] < default["epochs"]
+    assert quick["image_size"] <= default["image_size"]
+    assert quick["backbone_options"]["depth"] < default["backbone_options"]["depth"]
+
+
+# --- classification on the sample -----------------------------------------------------
+
+
+def test_classification_results_json(classified, sample):
+    result, out, _ = classified
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk["results"] == json.loads(json.dumps(result["results"]))
+    assert on_disk["label"] == "type" and on_disk["task"] == "classification"
+    assert on_disk["data"]["train"] == sample.path.name
+    assert on_disk["data"]["simulated"] is False
+    records = on_disk["results"]
+    assert [r["model"] for r in records] == ["knn", "svm"]
+    for r in records:
+        assert CLS_FIELDS <= set(r), CLS_FIELDS - set(r)
+        assert r["label"] == "type" and r["task"] == "classification"
+        assert r["test_set"] == "test"
+        assert (r["n_train"], r["n_test"]) == (480, 120)
+        assert r["accuracy"] > 0.6  # chance is 1/3
+        assert 0 < r["f1_macro"] <= 1 and 0 < r["f1_weighted"] <= 1
+        cm = np.asarray(r["confusion_matrix"])
+        assert cm.shape == (3, 3) and cm.sum() == 120
+        assert np.trace(cm) / 120 == pytest.approx(r["accuracy"])
+        assert r["fit_seconds"] > 0 and r["predict_seconds"] >= 0
+        assert "best_params" in r["settings"] and "cv_score" in r["settings"]
+    assert "model__n_neighbors" in records[0]["settings"]["best_params"]
+
+
+def test_classification_same_stratified_split_for_every_model(classified, sample):
+    result, _, seen = classified
+    split = result["data"]["split"]
+    assert split["kind"] == "stratified" and split["seed"] == 0
+    tr, te = np.asarray(split["train_rows"]), np.asarray(split["test_rows"])
+    assert (tr.size, te.size) == (480, 120)
+    assert np.intersect1d(tr, te).size == 0
+    assert np.union1d(tr, te).size == len(sample)
+    types = sample.labels("type")
+    for c in ("A", "F", "G"):
+        n_c = (types == c).sum()
+        assert abs((types[te] == c).sum() - 0.2 * n_c) <= 1
+    # every model was fitted on the same spectra and labels: the split's train rows
+    assert [s[0] for s in seen] == ["knn", "svm"]
+    for _, task, y_train, n in seen:
+        assert task == "classification" and n == 480
+        np.testing.assert_array_equal(y_train, types[tr])
+    # and tested on the split's test rows: confusion matrix rows = true class counts
+    for r in result["results"]:
+        counts = np.asarray(r["confusion_matrix"]).sum(axis=1)
+        np.testing.assert_array_equal(counts, [(types[te] == c).sum() for c in "AFG"])
+
+
+def test_classification_plots(classified, sample):
+    _, out, _ = classified
+    assert (out / "confusion_matrices.png").stat().st_size > 1000
+    if "snr" in sample.meta.colnames:
+        assert (out / "accuracy_vs_snr.png").stat().st_size > 1000
+
+
+def test_no_plots_and_test_fraction(small, tmp_path):
+    result = run_benchmark(small["ds"], models=["knn"], quick=True, out=tmp_path,
+                           test_fraction=0.4, plots=False, progress=False)  # fmt: skip
+    assert (tmp_path / "results.json").is_file()
+    assert not list(tmp_path.glob("*.png"))
+    r = result["results"][0]
+    assert (r["n_train"], r["n_test"]) == (90, 60)
+    assert result["data"]["split"]["test_fraction"] == 0.4
+
+
+@pytest.mark.filterwarnings("ignore:The least populated class:UserWarning")
+def test_subtype_has_within_one_and_two(small, tmp_path):
+    result = run_benchmark(small["ds"], "subtype", models=["knn"], quick=True, out=tmp_path,
+                           plots=False, progress=False)  # fmt: skip
+    assert result["task"] == "classification"
+    r = result["results"][0]
+    assert r["label"] == "subtype"
+    assert 0 <= r["accuracy"] <= r["within_one"] <= r["within_two"] <= 1
+    assert r["within_two"] > r["accuracy"]  # neighbouring subtypes are often confused
+    table = results_table(result)
+    assert "within_one" in table.colnames and "within_two" in table.colnames
+
+
+def test_seed_reproducible(small, tmp_path):
+    def run(seed, name):
+        return run_benchmark(small["ds"], models=["knn"], quick=True, out=tmp_path / name,
+                             seed=seed, plots=False, progress=False)  # fmt: skip
+
+    a, b, c = run(0, "a"), run(0, "b"), run(1, "c")
+    assert a["data"]["split"] == b["data"]["split"]
+    assert _metrics(a["results"][0]) == _metrics(b["results"][0])
+    assert a["data"]["split"]["test_rows"] != c["data"]["split"]["test_rows"]
+    assert len(c["data"]["split"]["test_rows"]) == len(a["data"]["split"]["test_rows"])
+
+
+# --- regression on simulated spectra --------------------------------------------------
+
+
+def test_regression_with_extra_test_and_saved_models(simulated, tmp_path):
+    import joblib
+
+    from spectromer.training import as_source
+
+    train, extra = simulated
+    result = run_benchmark(train, "z", models=["knn", "rf"], quick=True, out=tmp_path,
+                           extra_tests=[extra.path], save_models=True,
+                           progress=False)  # fmt: skip
+    assert result["task"] == "regression"
+    assert result["data"]["simulated"] is True
+    assert result["data"]["extra_tests"] == ["sim_extra.h5"]
+    split = result["data"]["split"]
+    assert split["kind"] == "random"
+    assert (len(split["train_rows"]), len(split["test_rows"])) == (96, 24)
+    assert not set(split["train_rows"]) & set(split["test_rows"])
+    records = result["results"]
+    assert [(r["model"], r["test_set"]) for r in records] == [
+        ("knn", "test"), ("knn", "sim_extra.h5"), ("rf", "test"), ("rf", "sim_extra.h5")
+    ]  # fmt: skip
+    for r in records:
+        assert r["task"] == "regression" and r["label"] == "z"
+        assert REG_FIELDS <= set(r), REG_FIELDS - set(r)
+        assert "accuracy" not in r
+        assert set(r["by_class"]) == {"GALAXY", "QSO"}
+        assert sum(m["n"] for m in r["by_class"].values()) == r["n_test"]
+        assert r["rmse"] >= r["mae"] >= 0
+        assert 0 <= r["outlier_fraction"] <= 1 and 0 <= r["success_rate"] <= 1
+        assert r["r2"] > 0  # better than predicting the mean on this easy set
+    for r in records[1::2]:
+        assert r["n_test"] == 30 and r["n_train"] == 96
+        assert len(r["truth"]) == len(r["prediction"]) == 30
+        np.testing.assert_allclose(r["truth"], extra.labels("z"))
+    for r in records[0::2]:
+        assert "truth" not in r and "prediction" not in r
+    # the saved baselines load and predict what was recorded
+    for name, r in (("knn", records[1]), ("rf", records[3])):
+        path = tmp_path / "models" / name / "model.joblib"
+        assert path.is_file()
+        model = joblib.load(path)
+        pred = model.predict(as_source(extra, indices=np.arange(len(extra))))
+        np.testing.assert_allclose(pred, r["prediction"], rtol=1e-10)
+    assert (tmp_path / "redshift.png").stat().st_size > 1000
+    table = results_table(result)
+    assert list(table["test_set"]) == ["test", "sim_extra.h5"] * 2
+    assert {"r2", "mae", "sigma_nmad", "success_rate"} <= set(table.colnames)
+    assert "accuracy" not in table.colnames
+
+
+# --- the ViT --------------------------------------------------------------------------
+
+
+def test_vit_tiny(small, tmp_path):
+    pytest.importorskip("torch")
+    from spectromer import SpectromerModel
+
+    result = run_benchmark(small["ds"], models=["vit"], quick=True, out=tmp_path,
+                           vit_options=TINY_VIT, save_models=True, plots=False,
+                           progress=False)  # fmt: skip
+    r = result["results"][0]
+    assert r["model"] == "vit" and (r["n_train"], r["n_test"]) == (120, 30)
+    st = r["settings"]
+    assert st["best_epoch"] == 1
+    assert st["device_used"] == "cpu"
+    assert "precision_used" in st
+    assert st["epochs"] == 1 and st["image_size"] == 32
+    assert st["backbone_options"] == {"patch_size": 8, "depth": 2}
+    assert st["pretrained"] is False and st["random_state"] == 0
+    assert st["lr"] == VIT_PRESETS["quick"]["lr"]  # preset kept where not overridden
+    assert "progress" not in st
+    folder = tmp_path / "models" / "vit"
+    assert (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
+    assert SpectromerModel.load(folder).classes_.tolist() == ["A", "F", "G"]
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+def test_unknown_model(tmp_path):
+    with pytest.raises(ValueError, match="foo") as info:
+        run_benchmark(models=["knn", "foo"], out=tmp_path, progress=False)
+    for name in MODELS:
+        assert name in str(info.value)
+    with pytest.raises(ValueError, match="none given"):
+        run_benchmark(models=[], out=tmp_path, progress=False)
+
+
+def test_missing_label_column(small, tmp_path):
+    with pytest.raises((KeyError, ValueError), match="colour"):
+        run_benchmark(small["ds"], "colour", models=["knn"], out=tmp_path, progress=False)
+
+
+def test_test_fraction_is_checked(small, tmp_path):
+    with pytest.raises(ValueError, match="test_fraction"):
+        run_benchmark(small["ds"], models=["knn"], test_fraction=1.5, out=tmp_path,
+                      progress=False)  # fmt: skip
+
+
+def test_bad_task(small, tmp_path):
+    with pytest.raises(ValueError, match="task must be"):
+        run_benchmark(small["ds"], models=["knn"], task="ranking", out=tmp_path,
+                      progress=False)  # fmt: skip
+
+
+def test_missing_labels_are_left_out(sample, tmp_path):
+    """Masked metadata come out of SpectraDataset.labels as NaN / "", never as fillers."""
+    from spectromer.datasets.dataset import DatasetWriter
+
+    with DatasetWriter(tmp_path / "holes.h5") as writer:
+        for i in range(6):
+            a, row = sample.arrays(i), sample.meta_row(i)
+            if i % 3 == 0:
+                del row["z"]
+            writer.add(a["wave"], a["flux"], a["ivar"], a["mask"], row)
+    ds = SpectraDataset(tmp_path / "holes.h5")
+    values, has = bm._labels(ds, "z")
+    assert has.tolist() == [False, True, True, False, True, True]
+    assert np.isnan(values[[0, 3]]).all()
+
+
+# --- load_data ------------------------------------------------------------------------
+
+
+def test_load_data(small, tmp_path):
+    ds = small["ds"]
+    assert load_data(ds, tmp_path, "train") is ds
+    opened = load_data(str(small["train"]), tmp_path, "train")
+    assert isinstance(opened, SpectraDataset) and len(opened) == 135
+    assert not (tmp_path / "train.h5").exists()  # an .h5 dataset is opened, not ingested
+    with pytest.raises(FileNotFoundError, match="none.h5"):
+        load_data(tmp_path / "none.h5", tmp_path, "train", progress=False)
+
+
+# --- results_table --------------------------------------------------------------------
+
+
+def test_results_table_columns():
+    cls = {"task": "classification", "results": [
+        {"model": "svm", "n_train": 8, "n_test": 2, "accuracy": 0.5, "f1_macro": 0.4,
+         "f1_weighted": 0.45, "fit_seconds": 1.0, "predict_seconds": 0.1},
+        {"model": "knn", "test_set": "other.h5", "n_train": 8, "n_test": 3, "accuracy": 1.0,
+         "f1_macro": 1.0, "f1_weighted": 1.0, "within_one": 1.0, "fit_seconds": 0.5,
+         "predict_seconds": 0.2, "r2": 0.3},
+    ]}  # fmt: skip
+    table = results_table(cls)
+    assert table.colnames == ["model", "test_set", "n_train", "n_test", "accuracy", "f1_macro",
+                              "f1_weighted", "within_one", "fit_s", "predict_s"]  # fmt: skip
+    assert list(table["model"]) == ["svm", "knn"]
+    assert list(table["test_set"]) == ["test", "other.h5"]
+    assert table["accuracy"][0] == 0.5 and table["fit_s"][1] == 0.5
+    assert np.isnan(table["within_one"][0]) and table["within_one"][1] == 1.0
+    reg = {"task": "regression", "results": [
+        {"model": "rf", "n_train": 8, "n_test": 2, "r2": 0.9, "mae": 0.1, "rmse": 0.2,
+         "sigma_nmad": 0.01, "outlier_fraction": 0.0, "success_rate": 0.5,
+         "fit_seconds": 1.0, "predict_seconds": 0.1, "accuracy": 0.3},
+    ]}  # fmt: skip
+    table = results_table(reg)
+    assert table.colnames == ["model", "test_set", "n_train", "n_test", "r2", "mae", "rmse",
+                              "sigma_nmad", "outlier_fraction", "success_rate", "fit_s",
+                              "predict_s"]  # fmt: skip
+    assert table["r2"][0] == 0.9 and table["test_set"][0] == "test"
+    assert "0.9000" in "\n".join(table.pformat())
+
+
+# --- the command line -----------------------------------------------------------------
+
+
+def test_cli_quick_knn(tmp_path, capsys):
+    code = main(["benchmark", "--quick", "--models", "knn", "--out", str(tmp_path),
+                 "--no-plots", "--no-progress"])  # fmt: skip
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "knn" in text and "accuracy" in text and "f1_macro" in text
+    assert f"wrote {tmp_path}/results.json" in text
+    assert "fitting" not in text  # --no-progress
+    result = json.loads((tmp_path / "results.json").read_text())
+    assert [r["model"] for r in result["results"]] == ["knn"]
+    assert result["data"]["train"] == sample_path().name
+    assert result["data"]["split"]["kind"] == "stratified"
+    assert (result["results"][0]["n_train"], result["results"][0]["n_test"]) == (480, 120)
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_cli_train_and_test_given(small, tmp_path, capsys):
+    out = tmp_path / "given"
+    code = main(["benchmark", "--train", str(small["train"]), "--test", str(small["test"]),
+                 "--models", "knn", "--quick", "--out", str(out), "--seed", "3",
+                 "--extra-test", str(small["ds"].path), "--no-progress"])  # fmt: skip
+    assert code == 0
+    result = json.loads((out / "results.json").read_text())
+    assert result["data"]["split"] == {"kind": "given"}
+    assert result["data"]["train"] == "train_part.h5"
+    assert result["data"]["test"] == "test_part.h5"
+    assert result["data"]["extra_tests"] == ["small.h5"]
+    main_rec, extra_rec = result["results"]
+    assert (main_rec["n_train"], main_rec["n_test"]) == (135, 45)
+    assert (extra_rec["test_set"], extra_rec["n_test"]) == ("small.h5", 150)
+    assert (out / "confusion_matrices.png").is_file()
+    assert "test_part.h5" not in capsys.readouterr().err
+
+
+def test_cli_bad_models(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["benchmark", "--models", "foo", "--out", "x"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "foo" in err and "vit,svm,rf,knn" in err
+    with pytest.raises(SystemExit) as info:
+        main(["benchmark", "--models", ",", "--out", "x"])
+    assert info.value.code == 2
+
+
+def test_cli_bad_test_fraction_and_label(tmp_path, capsys):
+    code = main(["benchmark", "--models", "knn", "--test-fraction", "1.5", "--out",
+                 str(tmp_path), "--no-progress"])  # fmt: skip
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "--test-fraction" in err and "1.5" in err
+    assert not (tmp_path / "results.json").exists()
+    code = main(["benchmark", "--models", "knn", "--label", "colour", "--out", str(tmp_path),
+                 "--no-progress"])  # fmt: skip
+    assert code == 1
+    assert "colour" in capsys.readouterr().err
