@@ -11,7 +11,9 @@ Usage::
 
 * ``lamost_type``, ``lamost_subtype``: real LAMOST DR10 spectra, ViT against SVM,
   random forest and kNN; ``lamost_type_vit_seed*``: the same ViT with other seeds, on
-  the same split (the spread of the ViT's accuracy);
+  the same split (the spread of the ViT's accuracy), with ``tta.json`` from
+  ``benchmarks/eval_tta.py`` where present; ``lamost_subtype_vit_long``: the ViT alone
+  with a longer schedule;
 * ``ablation_type``, ``ablation_subtype``: one change at a time to the ViT;
 * ``sdss_z``: redshift on simulated SDSS spectra, and on the real SDSS galaxies.
 
@@ -35,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 SECTIONS = {
     "lamost_type": "LAMOST DR10, coarse type (A/F/G/K)",
     "lamost_subtype": "LAMOST DR10, subtype (A0 ... K5)",
+    "lamost_subtype_vit_long": "LAMOST DR10, subtype: the ViT with a longer schedule",
     "ablation_type": "ViT ablation, coarse type",
     "ablation_subtype": "ViT ablation, subtype",
     "sdss_z": "Redshift: simulated SDSS galaxies and quasars, and the real SDSS galaxies",
@@ -95,7 +98,18 @@ def _seed_spread(runs: Path, base: dict) -> list[str]:
         "",
     ]
     header = ["ViT seed", "accuracy", "f1_macro", "best epoch", "fit (s)"]
-    return lines + _list_table(header, rows)
+    lines += _list_table(header, rows)
+    for tta in sorted(runs.glob("lamost_type_vit_seed*/tta.json")):
+        summary = json.loads(tta.read_text())
+        lines += [
+            f"Test-time augmentation (``benchmarks/eval_tta.py``) with the saved model of "
+            f"``{summary['run']}``: the plain prediction averaged with k augmented copies.",
+            "",
+        ]
+        rows = [[r["copies"], r["accuracy"], r["f1_macro"], f"{r['predict_seconds']:.1f}"]
+                for r in summary["records"]]  # fmt: skip
+        lines += _list_table(["copies k", "accuracy", "f1_macro", "predict (s)"], rows)
+    return lines
 
 
 def make_page(runs: Path, docs: Path) -> str:
