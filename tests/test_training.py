@@ -193,6 +193,17 @@ def test_loader_with_worker_processes(sample):
 
 
 # -- devices, precision -----------------------------------------------------------------------
+def test_cuda_device_follows_local_rank_under_torchrun(monkeypatch):
+    """Each torchrun process gets its own GPU, whether device is "auto" or "cuda"."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert select_device("auto") == torch.device("cuda", 1)
+    assert select_device("cuda") == torch.device("cuda", 1)
+    assert select_device("cuda:0") == torch.device("cuda", 0)  # an explicit GPU is kept
+    monkeypatch.delenv("LOCAL_RANK")
+    assert select_device("cuda") == torch.device("cuda", 0)
+
+
 def test_devices_and_precision():
     cpu = torch.device("cpu")
     assert select_device("auto").type in ("cpu", "cuda", "mps")

@@ -53,7 +53,9 @@ def select_device(device: str = "auto") -> Any:
     device : str
         ``"auto"`` picks CUDA if available (the GPU of this process's ``LOCAL_RANK``
         under ``torchrun``), then Apple's MPS, then the CPU. Anything else is passed to
-        ``torch.device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``) and checked.
+        ``torch.device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``) and checked;
+        ``"cuda"`` without a number means the GPU of ``LOCAL_RANK`` too, so that
+        ``torchrun`` processes never share GPU 0.
 
     Examples
     --------
@@ -76,6 +78,8 @@ def select_device(device: str = "auto") -> Any:
         raise ValueError(f"device: {device!r} is not a torch device ({err})") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} but CUDA is not available here; use 'auto' or 'cpu'")
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     if dev.type == "mps" and not (
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):
