@@ -230,8 +230,10 @@ def test_regression_with_extra_test_and_saved_models(simulated, tmp_path):
         assert r["n_test"] == 30 and r["n_train"] == 96
         assert len(r["truth"]) == len(r["prediction"]) == 30
         np.testing.assert_allclose(r["truth"], extra.labels("z"))
-    for r in records[0::2]:
-        assert "truth" not in r and "prediction" not in r
+    test_rows = np.asarray(split["test_rows"])
+    for r in records[0::2]:  # the main test split keeps its truth and predictions too
+        assert len(r["truth"]) == len(r["prediction"]) == 24
+        np.testing.assert_allclose(r["truth"], train.labels("z")[test_rows])
     # the saved baselines load and predict what was recorded
     for name, r in (("knn", records[1]), ("rf", records[3])):
         path = tmp_path / "models" / name / "model.joblib"

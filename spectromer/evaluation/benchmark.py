@@ -237,7 +237,8 @@ def run_benchmark(
         The content of ``results.json``: ``label``, ``task``, ``data`` (what was used),
         ``results`` (one record per model and test set: ``model``, ``label``,
         ``test_set``, ``n_train``, ``n_test``, every metric, ``fit_seconds``,
-        ``predict_seconds``, ``settings``).
+        ``predict_seconds``, ``settings``, and the ``truth`` and ``prediction`` of every
+        test spectrum, so that any plot can be redrawn from the file).
 
     Examples
     --------
@@ -314,7 +315,8 @@ def run_benchmark(
         base = {"model": name, "label": label, "task": kind, "n_train": int(tr.size)}
         records.append({**base, "test_set": "test", "n_test": int(te.size), **metrics,
                         "fit_seconds": round(fit_s, 3), "predict_seconds": round(pred_s, 3),
-                        "settings": settings})  # fmt: skip
+                        "settings": settings, "truth": y_test.tolist(),
+                        "prediction": pred.tolist()})  # fmt: skip
         predictions[name] = pred
         if table is not None:
             by_snr[name] = table
