@@ -18,13 +18,18 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from astropy.table import Table
 
-from spectromer.evaluation import plot_metric_vs_snr, results_table, run_benchmark
+from spectromer.evaluation import (
+    plot_confusion_matrix,
+    plot_metric_vs_snr,
+    results_table,
+    run_benchmark,
+)
 
 out = Path(tempfile.mkdtemp()) / "benchmark"
 result = run_benchmark(
     label="type", models=["vit", "svm", "rf", "knn"], quick=True, out=out, progress=False
 )
-print(results_table(result))
+results_table(result).pprint_all()
 
 # %%
 # What was written
@@ -44,16 +49,15 @@ print(f"{len(split['train_rows'])} training and {len(split['test_rows'])} test s
 # Confusion matrices
 # ------------------
 #
-# The run drew every model's confusion matrix (rows: true type, columns: predicted)
-# into ``confusion_matrices.png``; here it is. Most errors are between neighbouring
-# types. Each record also keeps its matrix as numbers (``confusion_matrix`` and
-# ``labels``), and :func:`~spectromer.evaluation.plot_confusion_matrix` draws one from
-# labels and predictions.
+# Each record keeps the true and predicted label of every test spectrum, so any plot can
+# be redrawn from ``results.json``; the run also wrote these matrices to
+# ``confusion_matrices.png``. Most errors are between neighbouring types.
 
-image = plt.imread(out / "confusion_matrices.png")
-fig, ax = plt.subplots(figsize=(14, 3.6), layout="constrained")
-ax.imshow(image)
-ax.set_axis_off()
+fig, axes = plt.subplots(1, 4, figsize=(14, 3.6), layout="constrained")
+for ax, record in zip(axes, result["results"], strict=True):
+    plot_confusion_matrix(
+        record["truth"], record["prediction"], ax=ax, title=f"{record['model']}: type"
+    )
 
 # %%
 # Accuracy against signal-to-noise
