@@ -312,11 +312,15 @@ def test_missing_labels_are_left_out(sample, tmp_path):
             a, row = sample.arrays(i), sample.meta_row(i)
             if i % 3 == 0:
                 del row["z"]
+            if i % 2 == 0:
+                del row["type"]
             writer.add(a["wave"], a["flux"], a["ivar"], a["mask"], row)
     ds = SpectraDataset(tmp_path / "holes.h5")
     values, has = bm._labels(ds, "z")
     assert has.tolist() == [False, True, True, False, True, True]
     assert np.isnan(values[[0, 3]]).all()
+    # text columns too: masked entries are "", and has_label leaves them out
+    assert ds.labels("type")[0] == "" and ds.has_label("type").tolist() == [False, True] * 3
 
 
 # --- load_data ------------------------------------------------------------------------

@@ -105,13 +105,11 @@ def _rows(ds: Any, label: str, split: str | None, task: str) -> tuple[Any, Any, 
     """Training rows, test rows (or None) and how many rows lack a label."""
     import numpy as np
 
-    values = ds.labels(label)
-    if task == "classification":
-        has = np.array([str(v).strip() not in ("", "None", "nan", "--") for v in values])
-    else:
-        with np.errstate(invalid="ignore"):
-            num = np.array([float(v) if str(v).strip() else np.nan for v in values])
-        has = np.isfinite(num)
+    has = ds.has_label(label)
+    if task == "regression" and ds.labels(label).dtype.kind not in "iuf":
+        with np.errstate(invalid="ignore"):  # numbers stored as text
+            num = np.array([float(v) if ok else np.nan for v, ok in zip(ds.labels(label), has)])
+        has &= np.isfinite(num)
     if split is None:
         train, test = np.arange(len(ds)), None
     else:

@@ -50,6 +50,10 @@ _ENCODINGS = ("float32", "float16")
 _REPORT_COLUMNS = ("path", "status", "reason", "n_spectra")
 
 
+#: Text values that mean "no label".
+_MISSING_TEXT = frozenset({"", "None", "nan", "NaN", "--", "N/A"})
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -704,6 +708,25 @@ class SpectraDataset:
         else:
             fill = None
         return np.asarray(col.filled(fill) if fill is not None else col.filled())
+
+    def has_label(self, column: str) -> np.ndarray:
+        """Which spectra have a value in metadata column ``column`` (bool array).
+
+        Missing means masked, NaN, or an empty or placeholder text (``""``, ``"None"``,
+        ``"nan"``, ``"--"``): what training and evaluation leave out.
+
+        Examples
+        --------
+        >>> from spectromer.datasets import load_sample
+        >>> bool(load_sample().has_label("type").all())
+        True
+        """
+        values = self.labels(column)
+        if values.dtype.kind in "fc":
+            return np.isfinite(values)
+        if values.dtype.kind in "iub":
+            return np.ones(values.shape, bool)
+        return np.array([str(v).strip() not in _MISSING_TEXT for v in values], dtype=bool)
 
     def iter_batches(
         self,

@@ -77,7 +77,7 @@ _TEMPLATE_FILE = "sdss_templates.npz"
 CLASSES = ("GALAXY", "QSO", "STAR")
 
 #: Default redshift ranges. Galaxies start at 0 so that nearby galaxies such as
-#: the real SDSS ones in ``../shared/data/sdss-spec`` (z = 0.003-0.063) are
+#: real nearby SDSS galaxies (the development spectra have z = 0.003-0.063) are
 #: inside the simulated range; 0.6 is about the limit of SDSS galaxy spectra.
 #: Quasars span 0.3-3.5, where the quasar eigenspectra (450-10400 A rest) cover
 #: the whole observed grid; Lyman-alpha enters the SDSS grid at z = 2.1.

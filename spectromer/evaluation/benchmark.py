@@ -73,9 +73,7 @@ def load_data(data: Any, workdir: Path, name: str, progress: bool = True) -> Any
 
 
 def _labels(ds: Any, label: str) -> tuple[np.ndarray, np.ndarray]:
-    values = ds.labels(label)
-    has = np.array([str(v).strip() not in ("", "None", "nan", "--") for v in values])
-    return values, has
+    return ds.labels(label), ds.has_label(label)
 
 
 def _task(values: np.ndarray, task: str) -> str:
@@ -93,9 +91,7 @@ def _column(ds: Any, name: str, rows: np.ndarray) -> np.ndarray | None:
 
 
 def _fit(name: str, task: str, train_x, y_train, quick, seed, vit_options, progress):
-    """Fit one model; return it, the fit seconds and the settings it used or chose."""
-    from ..training import as_source
-
+    """Fit one model on a SpectrumSource; return it, the fit seconds and its settings."""
     if name == "vit":
         from ..models import SpectromerModel
 
@@ -123,7 +119,7 @@ def _fit(name: str, task: str, train_x, y_train, quick, seed, vit_options, progr
         n_jobs=-1,
     )
     t0 = time.perf_counter()
-    search.fit(as_source(train_x), y_train)
+    search.fit(train_x, y_train)
     fit_s = time.perf_counter() - t0
     best = {
         k: (v if isinstance(v, (int, float, str)) else str(v))
@@ -133,10 +129,8 @@ def _fit(name: str, task: str, train_x, y_train, quick, seed, vit_options, progr
 
 
 def _predict(model: Any, x: Any) -> tuple[np.ndarray, float]:
-    from ..training import as_source
-
     t0 = time.perf_counter()
-    pred = np.asarray(model.predict(x if hasattr(model, "model_") else as_source(x)))
+    pred = np.asarray(model.predict(x))
     return pred, time.perf_counter() - t0
 
 
@@ -162,17 +156,22 @@ def _evaluate(kind, label, y, pred, classes, snr) -> tuple[dict[str, Any], Any]:
         metrics = redshift_metrics(y, pred, classes if label == "z" else None)
         if classes is not None:
             names = np.asarray([str(c).strip().upper() for c in classes])
-            metrics["by_class"] = {
-                str(c): redshift_metrics(y[names == c], pred[names == c], names[names == c])
-                for c in np.unique(names)
-                if (names == c).sum() >= 2 and len(np.unique(names)) > 1
-            }
+            kinds, counts = np.unique(names, return_counts=True)
+            if kinds.size > 1:
+                metrics["by_class"] = {
+                    str(c): redshift_metrics(y[names == c], pred[names == c], names[names == c])
+                    for c, k in zip(kinds, counts, strict=True)
+                    if k >= 2
+                }
     table = None
     if snr is not None and np.isfinite(snr.astype(float)).sum() >= 8:
         metric_task = "classification" if kind == "classification" else "redshift"
         table = metrics_by_snr(snr.astype(float), y, pred, bins=4, task=metric_task,
                                classes=classes if kind == "regression" else None)  # fmt: skip
-        metrics["by_snr"] = [dict(zip(table.colnames, map(float, r), strict=True)) for r in table]
+        metrics["by_snr"] = [
+            {c: (int(r[c]) if table[c].dtype.kind in "iu" else float(r[c])) for c in table.colnames}
+            for r in table
+        ]
     return metrics, table
 
 
