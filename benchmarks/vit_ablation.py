@@ -16,7 +16,11 @@ Each variant writes ``OUT/<variant>/results.json``; the summary (one row per var
 accuracy, macro F1, within one/two subtypes, best epoch, fit seconds, device) is printed
 and written to ``OUT/ablation.json`` and ``OUT/ablation.rst`` (a table for the docs).
 ``--vit-option`` applies to every variant (e.g. ``device=cuda num_workers=8`` on a GPU
-machine); the device is recorded with the results.
+machine); the device is recorded with the results. A variant whose change has a
+``pretrain`` entry is pretrained first by masked-image modelling on the training split's
+spectra and the ``--pretrain-data`` datasets (``run_benchmark(pretrain=...)``).
+Re-running with the same ``--out`` continues an interrupted ablation: a variant whose
+``OUT/<variant>/results.json`` exists is read back, not trained again.
 """
 
 from __future__ import annotations
@@ -62,6 +66,18 @@ VARIANTS: dict[str, tuple[dict, str]] = {
         "96 px images (more wavelength values), patch 8",
     ),
     "lr3e-4": ({"lr": 3e-4}, "peak learning rate 3e-4 instead of 1e-3"),
+    "zscore": (
+        {"standardize": "append"},
+        "per-wavelength z-scores (fitted on the training images) as 3 more channels",
+    ),
+    "zscore_only": (
+        {"standardize": "replace"},
+        "per-wavelength z-scores instead of the plain image",
+    ),
+    "mae": (
+        {"pretrain": {"epochs": 40}},
+        "masked-image pretraining first (40 epochs, training split + --pretrain-data, no labels)",
+    ),
 }
 
 
@@ -82,6 +98,13 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="default: benchmarks/results/ablation_LABEL")
     p.add_argument("--vit-option", type=_option, action="append", default=[])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--pretrain-data",
+        nargs="+",
+        default=[],
+        metavar="DATA",
+        help="unlabelled datasets added to the pretraining of 'pretrain' variants",
+    )
     args = p.parse_args(argv)
     out = Path(args.out or HERE / "results" / f"ablation_{args.label}")
     out.mkdir(parents=True, exist_ok=True)
@@ -91,10 +114,26 @@ def main(argv=None) -> int:
     for name in args.variants:
         change, description = VARIANTS[name]
         options = {**change, **common}
+        pretrain = options.pop("pretrain", None)
         t0 = time.perf_counter()
-        result = run_benchmark(ds, args.label, models=["vit"], out=out / name, seed=args.seed,
-                               vit_options=options, plots=False, progress=False)  # fmt: skip
-        rec = result["results"][0]
+        done = out / name / "results.json"
+        if done.is_file():  # finished before an interruption: read it back
+            result = json.loads(done.read_text())
+        else:
+            extra = args.pretrain_data if pretrain else ()
+            result = run_benchmark(
+                ds,
+                args.label,
+                models=["vit"],
+                out=out / name,
+                seed=args.seed,
+                vit_options=options,
+                plots=False,
+                progress=False,
+                pretrain=pretrain,
+                pretrain_data=extra,
+            )
+        rec = next(r for r in result["results"] if r["model"] == "vit")
         row = {
             "variant": name,
             "description": description,
@@ -105,6 +144,7 @@ def main(argv=None) -> int:
             "within_two": rec.get("within_two"),
             "best_epoch": rec["settings"]["best_epoch"],
             "fit_seconds": rec["fit_seconds"],
+            "pretrain_seconds": rec["settings"].get("pretraining", {}).get("seconds"),
             "device": rec["settings"].get("device_used", common.get("device", "auto")),
             "n_train": rec["n_train"],
             "n_test": rec["n_test"],

@@ -21,6 +21,7 @@ PUBLIC_MODULES = [
     "spectromer.imaging.reference",
     "spectromer.models",
     "spectromer.models.weights",
+    "spectromer.models.mae",
     "spectromer.training",
     "spectromer.baselines",
     "spectromer.evaluation",

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 # Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("info", "ingest", "render", "train", "predict", "benchmark", "fetch")
+_COMMANDS = ("info", "ingest", "render", "pretrain", "train", "predict", "benchmark", "fetch")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,6 +53,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--vit-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
         help="SpectromerModel parameter overriding the preset, e.g. epochs=40 (repeatable)",
     )  # fmt: skip
+    p.add_argument(
+        "--pretrain", action="store_true",
+        help="pretrain the ViT by masked-image modelling on the training spectra (no labels) "
+             "and --pretrain-data before fine-tuning",
+    )  # fmt: skip
+    p.add_argument(
+        "--pretrain-data", nargs="+", action="append", default=[], metavar="DATA",
+        help="more unlabelled spectra for --pretrain, e.g. simulated ones (repeatable)",
+    )  # fmt: skip
+    p.add_argument(
+        "--pretrain-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+        help="MaskedImagePretrainer parameter for --pretrain, e.g. epochs=40 (repeatable)",
+    )  # fmt: skip
     p.add_argument("--save-models", action="store_true", help="save models in OUT/models")
     p.add_argument("--no-plots", action="store_true", help="write no PNG plots")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
@@ -70,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``spectromer benchmark``."""
     from spectromer.evaluation.benchmark import MODELS, results_table, run_benchmark
 
+    if (args.pretrain_data or args.pretrain_option) and not args.pretrain:
+        raise ValueError("--pretrain-data and --pretrain-option need --pretrain")
     if not 0 < args.test_fraction < 1:
         raise ValueError(f"--test-fraction must be in (0, 1), got {args.test_fraction}")
     result = run_benchmark(
@@ -87,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         save_models=args.save_models,
         plots=not args.no_plots,
         progress=not args.no_progress,
+        pretrain=dict(args.pretrain_option) if args.pretrain else None,
+        pretrain_data=[_data(v) for v in args.pretrain_data],
     )
     if args.no_progress:
         print(results_table(result))

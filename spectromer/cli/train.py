@@ -28,9 +28,33 @@ def _pretrained(text: str) -> bool | str:
     return text
 
 
+def add_image_arguments(p: argparse.ArgumentParser, default_size: int = 224) -> None:
+    """The ``images`` argument group (shared by ``train`` and ``pretrain``)."""
+    from spectromer.imaging import FILL_ORDERS, GRIDS, KINDS, NORMALIZATIONS
+
+    r = p.add_argument_group("images")
+    r.add_argument("--kind", choices=KINDS, default="map2dnormaldev")
+    r.add_argument("--image-size", type=int, default=default_size)
+    r.add_argument("--fill-order", choices=FILL_ORDERS, default=None)
+    r.add_argument("--grid", choices=GRIDS, default=None)
+    r.add_argument("--normalization", choices=NORMALIZATIONS, default=None)
+    r.add_argument(
+        "--render-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+        help="any other RenderConfig field, e.g. block_size=2 (repeatable)",
+    )  # fmt: skip
+
+
+def render_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """RenderConfig fields from the ``images`` arguments (None when all are defaults)."""
+    options = dict(args.render_option)
+    for key in ("fill_order", "grid", "normalization"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    return options or None
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``train`` sub-command."""
-    from spectromer.imaging import FILL_ORDERS, GRIDS, KINDS, NORMALIZATIONS
     from spectromer.models.estimator import LOSSES, TASKS
 
     p = subparsers.add_parser(
@@ -68,15 +92,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="timm constructor option, e.g. depth=6 or patch_size=8 (repeatable)",
     )
     g.add_argument("--loss", choices=LOSSES, default="auto")
-    r = p.add_argument_group("images")
-    r.add_argument("--kind", choices=KINDS, default="map2dnormaldev")
-    r.add_argument("--image-size", type=int, default=224)
-    r.add_argument("--fill-order", choices=FILL_ORDERS, default=None)
-    r.add_argument("--grid", choices=GRIDS, default=None)
-    r.add_argument("--normalization", choices=NORMALIZATIONS, default=None)
-    r.add_argument(
-        "--render-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
-        help="any other RenderConfig field, e.g. block_size=2 (repeatable)",
+    add_image_arguments(p)
+    g.add_argument(
+        "--standardize", choices=("append", "replace"), default=None,
+        help="per-pixel (per-wavelength) z-scores fitted on the training images, as extra "
+             "channels (append) or instead of the plain ones (replace)",
     )  # fmt: skip
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, default=10)
@@ -138,10 +158,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{dropped} spectra have no {args.label!r} and are left out")
     if train.size < 2:
         raise ValueError(f"{args.dataset}: fewer than 2 spectra with a {args.label!r} label")
-    render_options = dict(args.render_option)
-    for key in ("fill_order", "grid", "normalization"):
-        if getattr(args, key) is not None:
-            render_options[key] = getattr(args, key)
     out = Path(args.out)
     model = SpectromerModel(
         task=args.task,
@@ -149,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
         pretrained=args.pretrained,
         representation=args.kind,
         image_size=args.image_size,
-        render_options=render_options or None,
+        render_options=render_options(args),
         backbone_options=dict(args.backbone_option) or None,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -168,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_dir=args.checkpoint_dir or str(out / "checkpoints"),
         random_state=args.seed,
         progress=not args.no_progress,
+        standardize=args.standardize,
     )
     y = args.label if args.task == "classification" else ds.labels(args.label)[train].astype(float)
     model.fit(ds, y, indices=train, resume=args.resume)

@@ -90,7 +90,42 @@ def _column(ds: Any, name: str, rows: np.ndarray) -> np.ndarray | None:
     return np.asarray(ds.labels(name))[rows]
 
 
-def _fit(name: str, task: str, train_x, y_train, quick, seed, vit_options, progress):
+#: Settings the masked-image pretraining takes over from the ViT (so its images and
+#: architecture are the ones fine-tuned).
+_SHARED_WITH_PRETRAINING = (
+    "backbone",
+    "representation",
+    "image_size",
+    "render_options",
+    "backbone_options",
+    "augment",
+    "device",
+    "precision",
+    "num_workers",
+    "random_state",
+    "progress",
+)
+
+
+def _pretrain(params: dict[str, Any], pretrain: dict[str, Any], sources: list, out: Path):
+    """Masked-image pretraining for the ViT: the backbone file, seconds, settings."""
+    from ..models import MaskedImagePretrainer, SpectromerModel
+
+    shared = {k: v for k, v in SpectromerModel(**params).get_params().items()
+              if k in _SHARED_WITH_PRETRAINING}  # fmt: skip
+    pretrainer = MaskedImagePretrainer(**{**shared, **pretrain})
+    t0 = time.perf_counter()
+    pretrainer.fit(sources)
+    seconds = time.perf_counter() - t0
+    path = pretrainer.save_backbone(out / "pretrained" / "backbone.safetensors")
+    settings = {k: v for k, v in pretrainer.get_params().items() if k != "progress"}
+    settings.update(n_spectra=pretrainer.n_spectra_, best_epoch=int(pretrainer.best_epoch_),
+                    final_val_loss=pretrainer.history_[-1].get("val_loss"))  # fmt: skip
+    return path, seconds, settings
+
+
+def _fit(name: str, task: str, train_x, y_train, quick, seed, vit_options, progress,
+         pretrain=None, pretrain_sources=(), out=Path(".")):  # fmt: skip
     """Fit one model on a SpectrumSource; return it, the fit seconds and its settings."""
     if name == "vit":
         from ..models import SpectromerModel
@@ -99,6 +134,13 @@ def _fit(name: str, task: str, train_x, y_train, quick, seed, vit_options, progr
         params.update(vit_options or {})
         params.setdefault("random_state", seed)
         params.setdefault("progress", progress)
+        pre = None
+        if pretrain is not None:
+            path, pre_s, pre_settings = _pretrain(
+                {"task": task, **params}, pretrain, [train_x, *pretrain_sources], out
+            )
+            params["pretrained"] = str(path)
+            pre = {"seconds": round(pre_s, 3), **pre_settings}
         model = SpectromerModel(task=task, **params)
         t0 = time.perf_counter()
         model.fit(train_x, y_train)
@@ -107,6 +149,9 @@ def _fit(name: str, task: str, train_x, y_train, quick, seed, vit_options, progr
         settings["best_epoch"] = int(model.best_epoch_)
         settings["device_used"] = model.device_
         settings["precision_used"] = model.precision_
+        if pre is not None:
+            settings["pretraining"] = pre
+            fit_s += pre["seconds"]
         return model, fit_s, settings
     from ..baselines import make_baseline
 
@@ -191,6 +236,8 @@ def run_benchmark(
     save_models: bool = False,
     plots: bool = True,
     progress: bool = True,
+    pretrain: dict[str, Any] | bool | None = None,
+    pretrain_data: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """Train and test every model on the same split; write ``OUT/results.json`` and plots.
 
@@ -229,6 +276,16 @@ def run_benchmark(
         Write PNG plots (confusion matrices or redshift scatter, metric vs S/N).
     progress : bool
         Progress bars.
+    pretrain : dict or bool, optional
+        Before fine-tuning, pretrain the ViT by masked-image modelling
+        (:class:`~spectromer.models.MaskedImagePretrainer`, with these parameters over
+        the ViT's own images and architecture; True: its defaults) on the **training
+        split's** spectra, labels unused, plus ``pretrain_data``. The test spectra are
+        never seen. The ViT record's ``fit_seconds`` includes the pretraining, and its
+        ``settings["pretraining"]`` says how long it took and with what.
+    pretrain_data : sequence, optional
+        More unlabelled spectra for the pretraining (same kinds as ``train``), for
+        example simulated spectra.
 
     Returns
     -------
@@ -300,13 +357,23 @@ def run_benchmark(
         y_e = ev[rows_e].astype(float) if kind == "regression" else ev[rows_e]
         extra_sets.append((_name(ds), as_source(ds, indices=rows_e), y_e,
                            _column(ds, "class", rows_e), _column(ds, "snr", rows_e)))  # fmt: skip
+    if pretrain is None or pretrain is False:
+        pretrain_params = None
+    elif pretrain is True or isinstance(pretrain, dict):
+        pretrain_params = {} if pretrain is True else dict(pretrain)
+    else:
+        raise TypeError(f"pretrain must be a dict of settings, True or None, got {pretrain!r}")
+    pretrain_sources = [as_source(load_data(d, out, f"pretrain_{i}", progress))
+                        for i, d in enumerate(pretrain_data or ())]  # fmt: skip
     records, predictions, by_snr = [], {}, {}
     for name in models:
         if progress:
             print(f"[{name}] fitting on {tr.size} spectra ...", flush=True)
         model, fit_s, settings = _fit(
-            name, kind, train_x, y_train, quick, seed, vit_options, progress
-        )
+            name, kind, train_x, y_train, quick, seed, vit_options, progress,
+            pretrain=pretrain_params,
+            pretrain_sources=pretrain_sources, out=out,
+        )  # fmt: skip
         if save_models:
             _save_model(model, out / "models" / name)
         pred, pred_s = _predict(model, test_x)

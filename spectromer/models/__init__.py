@@ -4,6 +4,9 @@
 * :func:`create_model` - any timm model by name, with ``num_outputs`` outputs (0: pooled
   features), any ``img_size`` and ``in_chans``, and pretrained weights from the
   Hugging Face hub or, offline, from a local ``.safetensors``/``.pth`` file.
+* :class:`MaskedImagePretrainer` - self-supervised masked-image pretraining (a masked
+  autoencoder) on unlabelled spectra; its ViT is then fine-tuned by
+  ``SpectromerModel(pretrained=file)``.
 * :func:`model_info` - architecture facts of a model as JSON-ready data.
 * :func:`list_backbones` - the timm model names.
 * :class:`PretrainedWeightsUnavailable` - raised, within seconds, when pretrained
@@ -15,7 +18,8 @@ PyTorch and timm are imported only when these functions are called, so
 
 from .estimator import ModelFileError, SpectromerModel
 from .factory import create_model, list_backbones, model_info
-from .weights import PretrainedWeightsUnavailable
+from .pretrainer import MaskedImagePretrainer
+from .weights import PretrainedWeightsUnavailable, read_backbone_metadata
 
 __all__ = [
     "SpectromerModel",
@@ -24,4 +28,6 @@ __all__ = [
     "model_info",
     "list_backbones",
     "PretrainedWeightsUnavailable",
+    "MaskedImagePretrainer",
+    "read_backbone_metadata",
 ]

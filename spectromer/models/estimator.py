@@ -24,6 +24,7 @@ from ..datasets._atomic import atomic_path
 from ..imaging import RenderConfig
 from ..training import (
     Augmentation,
+    PixelStandardizer,
     RenderedBatches,
     Trainer,
     TrainSettings,
@@ -40,6 +41,8 @@ __all__ = ["SpectromerModel", "ModelFileError", "TASKS", "LOSSES"]
 TASKS = ("classification", "regression")
 LOSSES = ("auto", "cross_entropy", "mse", "huber", "gaussian_nll")
 WEIGHTS_NAME = "model.safetensors"
+#: Tensor names of the fitted PixelStandardizer inside ``model.safetensors``.
+_STD_PREFIX = "spectromer.standardizer."
 CONFIG_NAME = "config.json"
 _FORMAT = "spectromer-model"
 _FORMAT_VERSION = 1
@@ -156,6 +159,13 @@ class SpectromerModel(BaseEstimator):
         seed is reproducible.
     progress : bool
         Progress bars and a line per epoch.
+    standardize : {None, "append", "replace"}
+        Per-pixel standardisation fitted on the training images
+        (:class:`~spectromer.training.PixelStandardizer`): every pixel of every channel
+        minus its mean over the training spectra, over their standard deviation. On the
+        wavelength-true grids a pixel is one wavelength, so this is the per-wavelength
+        z-score that an SVM pipeline's scaler computes. ``append`` adds the z-scores as
+        extra channels, ``replace`` uses them alone; None (default) renders as is.
     test_time_augmentation : int
         At prediction, also predict this many augmented copies of every spectrum (the
         training augmentations, or the defaults when ``augment`` is off) and average:
@@ -181,6 +191,8 @@ class SpectromerModel(BaseEstimator):
         The device the model was trained on (``cpu``, ``cuda:0``...).
     precision_ : str
         The autocast precision of training (``fp32``, ``bfloat16``, ``float16``).
+    standardizer_ : PixelStandardizer or None
+        The fitted per-pixel standardisation (``standardize``), saved with the model.
 
     Examples
     --------
@@ -229,6 +241,7 @@ class SpectromerModel(BaseEstimator):
         random_state: int | None = None,
         progress: bool = True,
         test_time_augmentation: int = 0,
+        standardize: str | None = None,
     ) -> None:
         self.task = task
         self.backbone = backbone
@@ -256,6 +269,7 @@ class SpectromerModel(BaseEstimator):
         self.random_state = random_state
         self.progress = progress
         self.test_time_augmentation = test_time_augmentation
+        self.standardize = standardize
 
     # -- scikit-learn plumbing ---------------------------------------------------------
     @property
@@ -300,6 +314,10 @@ class SpectromerModel(BaseEstimator):
             value = getattr(self, name)
             if value is not None and not isinstance(value, dict):
                 raise TypeError(f"{name} must be a dict or None, got {type(value).__name__}")
+        if self.standardize not in (None, "append", "replace"):
+            raise ValueError(
+                f"standardize must be None, 'append' or 'replace', got {self.standardize!r}"
+            )
         clash = {"kind", "size"} & set(self.render_options or {})
         if clash:
             raise ValueError(
@@ -313,6 +331,36 @@ class SpectromerModel(BaseEstimator):
             )
         except TypeError as err:
             raise ValueError(f"render_options: {err}") from None
+
+    def _check_pretrained_file(self) -> None:
+        """Warn when a pretrained backbone file was made for other images or options."""
+        if not isinstance(self.pretrained, (str, os.PathLike)):
+            return
+        from .weights import read_backbone_metadata
+
+        meta = read_backbone_metadata(self.pretrained)
+        if not meta:
+            return
+        differ = []
+        theirs = meta.get("render_config", {})
+        ours = self.render_config_.to_dict()
+        differ += [f"{k}: {theirs[k]!r} there, {ours[k]!r} here" for k in ours
+                   if k in theirs and theirs[k] != ours[k]]  # fmt: skip
+        options = meta.get("backbone_options", {})
+        mine = _jsonable(self.backbone_options or {})
+        differ += [f"backbone option {k}: {options.get(k)!r} there, {mine.get(k)!r} here"
+                   for k in sorted(set(options) | set(mine))
+                   if options.get(k) != mine.get(k)]  # fmt: skip
+        if meta.get("backbone") not in (None, self.backbone):
+            differ.append(f"backbone: {meta['backbone']!r} there, {self.backbone!r} here")
+        if differ:
+            warnings.warn(
+                f"{self.pretrained} was pretrained on other images or another architecture "
+                f"({'; '.join(differ[:4])}); the weights are adapted where they can be, but "
+                "fine-tuning works best with the pretraining settings",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _patience(self) -> int | None:
         if self.early_stopping is True:
@@ -413,9 +461,14 @@ class SpectromerModel(BaseEstimator):
             num_outputs=self._n_outputs(),
             pretrained=pretrained,
             img_size=self.image_size,
-            in_chans=self.render_config_.channels,
+            in_chans=self._in_chans(),
             **(self.backbone_options or {}),
         )
+
+    def _in_chans(self) -> int:
+        std = getattr(self, "standardizer_", None)
+        channels = self.render_config_.channels
+        return channels if std is None else std.channels(channels)
 
     def _loss_fn(self, class_weights: Any = None):
         import torch
@@ -528,10 +581,16 @@ class SpectromerModel(BaseEstimator):
         else:
             targets = self._scale_targets(values, "y")
         self.render_config_ = self._render_config()
+        self._check_pretrained_file()
         augment = as_augmentation(self.augment)
         seed = _seed(self.random_state)
         self.seed_ = seed
         train_rows, val_rows = self._split(targets, seed)
+        self.standardizer_ = None
+        if self.standardize is not None:
+            self.standardizer_ = PixelStandardizer.fit(
+                RenderedBatches(source[train_rows], self.render_config_), mode=self.standardize
+            )
         lr = (
             self.lr
             if self.lr != "auto"
@@ -552,12 +611,14 @@ class SpectromerModel(BaseEstimator):
         autocast_dtype(self.precision, device)  # fail before building the model
         torch.manual_seed(seed)
         model = self._build(self.pretrained)
+        std = self.standardizer_
         train = RenderedBatches(
-            source[train_rows], self.render_config_, targets[train_rows], augment, seed
+            source[train_rows], self.render_config_, targets[train_rows], augment, seed, std
         )
         val = None
         if val_rows is not None:
-            val = RenderedBatches(source[val_rows], self.render_config_, targets[val_rows])
+            val = RenderedBatches(source[val_rows], self.render_config_, targets[val_rows],
+                                  transform=std)  # fmt: skip
         trainer = Trainer(
             model,
             self._loss_fn(self._class_weights(targets) if self.task == "classification" else None),
@@ -625,7 +686,8 @@ class SpectromerModel(BaseEstimator):
         total = None
         for copy in range(n_tta + 1):
             data = RenderedBatches(source, self.render_config_, None, augment if copy else None,
-                                   seed=int(getattr(self, "seed_", 0)) + 7919)  # fmt: skip
+                                   seed=int(getattr(self, "seed_", 0)) + 7919,
+                                   transform=getattr(self, "standardizer_", None))  # fmt: skip
             data.set_epoch(copy)
             out, _ = predict_outputs(
                 self.model_,
@@ -729,6 +791,9 @@ class SpectromerModel(BaseEstimator):
             "best_epoch": int(self.best_epoch_),
             "seed": int(self.seed_),
         }
+        std = getattr(self, "standardizer_", None)
+        if std is not None:
+            fitted["standardizer"] = {"mode": std.mode, "clip": float(std.clip)}
         if self.task == "classification":
             fitted["classes"] = self.classes_.tolist()
         else:
@@ -764,6 +829,12 @@ class SpectromerModel(BaseEstimator):
             raise FileExistsError(f"{folder} exists and is not a folder")
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()}
+        std = getattr(self, "standardizer_", None)
+        if std is not None:
+            import torch
+
+            state[_STD_PREFIX + "mean"] = torch.from_numpy(std.mean)
+            state[_STD_PREFIX + "scale"] = torch.from_numpy(std.scale)
         weights = folder / WEIGHTS_NAME
         with atomic_path(weights) as tmp:
             save_file(state, str(tmp), metadata={"format": _FORMAT})
@@ -850,8 +921,21 @@ class SpectromerModel(BaseEstimator):
         model.history_ = fitted["history"]
         model.best_epoch_ = fitted["best_epoch"]
         model.seed_ = fitted["seed"]
-        net = model._build(False)
         state = load_file(str(weights))
+        model.standardizer_ = None
+        if "standardizer" in fitted:
+            try:
+                model.standardizer_ = PixelStandardizer(
+                    state.pop(_STD_PREFIX + "mean").numpy(),
+                    state.pop(_STD_PREFIX + "scale").numpy(),
+                    **fitted["standardizer"],
+                )
+            except (KeyError, TypeError, ValueError) as err:
+                raise ModelFileError(
+                    f"{weights}: the pixel standardisation the config names is missing or "
+                    f"broken ({err})"
+                ) from None
+        net = model._build(False)
         expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
         got = {k: tuple(v.shape) for k, v in state.items()}
         if expected != got:

@@ -28,7 +28,13 @@ __all__ = [
     "check_hub_available",
     "read_checkpoint_shapes",
     "save_snippet",
+    "read_backbone_metadata",
+    "BACKBONE_FORMAT",
 ]
+
+#: ``format`` of the metadata in a backbone file written by
+#: :meth:`~spectromer.models.MaskedImagePretrainer.save_backbone`.
+BACKBONE_FORMAT = "spectromer-backbone"
 
 __doctest_requires__ = {
     ("hub_weights_file", "read_checkpoint_shapes", "save_snippet", "check_hub_available"): [
@@ -341,3 +347,42 @@ def read_checkpoint_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]
     ):
         raise ValueError(f"{path} does not hold a state dict (a mapping of names to tensors)")
     return {k: tuple(v.shape) for k, v in clean_state_dict(checkpoint).items()}
+
+
+def read_backbone_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """What a backbone file written by :meth:`MaskedImagePretrainer.save_backbone` records.
+
+    Parameters
+    ----------
+    path : path
+        A weight file.
+
+    Returns
+    -------
+    dict
+        ``backbone``, ``backbone_options``, ``render_config`` (a
+        :class:`~spectromer.imaging.RenderConfig` dict) and ``pretraining`` (the
+        settings, epochs and spectra); empty for any other file (a timm checkpoint, a
+        ``.pth`` file).
+
+    Examples
+    --------
+    >>> from spectromer.models import read_backbone_metadata
+    >>> read_backbone_metadata("no_such_file.safetensors")
+    {}
+    """
+    import json
+
+    path = Path(path)
+    if path.suffix != ".safetensors" or not path.is_file():
+        return {}
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+    except Exception:  # noqa: BLE001 - not a readable safetensors file: no metadata
+        return {}
+    if meta.get("format") != BACKBONE_FORMAT:
+        return {}
+    return {k: json.loads(v) for k, v in meta.items() if k != "format"}

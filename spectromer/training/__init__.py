@@ -1,11 +1,14 @@
 """Training: data sources, physical augmentations, on-the-fly rendering, the engine.
 
 * :func:`as_source` / :class:`SpectrumSource` - any spectrum input (dataset, Spectrum
-  objects, flux arrays) as padded array batches by index.
+  objects, flux arrays) as padded array batches by index; :class:`ConcatSource` joins
+  several.
 * :class:`Augmentation` - noise from the inverse variance, flux scaling, radial-velocity
   shifts, masked pixel runs.
 * :class:`RenderedBatches` / :func:`make_loader` - a ``torch`` dataset that renders whole
-  batches to images in the data-loader workers (no image files), sharded for DDP.
+  batches to images in the data-loader workers (no image files), sharded for DDP;
+  :class:`PixelStandardizer` adds per-pixel (per-wavelength) z-scores fitted on the
+  training images.
 * :class:`Trainer` - AdamW, warm-up + cosine schedule, AMP (bf16/fp16), gradient
   clipping, atomic per-epoch checkpoints, exact resume, early stopping, and
   ``DistributedDataParallel`` under ``torchrun``.
@@ -16,7 +19,7 @@ PyTorch is imported only when a function needs it.
 """
 
 from .augment import SPEED_OF_LIGHT_KMS, Augmentation, as_augmentation
-from .data import RenderedBatches, make_loader
+from .data import PixelStandardizer, RenderedBatches, make_loader
 from .engine import (
     CheckpointMismatch,
     DistributedContext,
@@ -27,17 +30,19 @@ from .engine import (
     predict_outputs,
     select_device,
 )
-from .source import SpectrumSource, SubsetSource, as_source, pad_arrays
+from .source import ConcatSource, SpectrumSource, SubsetSource, as_source, pad_arrays
 
 __all__ = [
     "SpectrumSource",
     "SubsetSource",
+    "ConcatSource",
     "as_source",
     "pad_arrays",
     "Augmentation",
     "as_augmentation",
     "SPEED_OF_LIGHT_KMS",
     "RenderedBatches",
+    "PixelStandardizer",
     "make_loader",
     "Trainer",
     "TrainSettings",

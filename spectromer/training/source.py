@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SpectrumSource", "SubsetSource", "as_source", "pad_arrays"]
+__all__ = ["SpectrumSource", "SubsetSource", "ConcatSource", "as_source", "pad_arrays"]
 
 
 def pad_arrays(rows: Sequence[dict[str, np.ndarray]], index: np.ndarray) -> dict[str, np.ndarray]:
@@ -132,6 +132,57 @@ class SubsetSource(SpectrumSource):
         out = self.parent.batch(self.rows[idx])
         out["index"] = idx
         return out
+
+
+class ConcatSource(SpectrumSource):
+    """Several sources one after the other, as one (indices run across all of them).
+
+    Spectra of different lengths and grids are padded together (:func:`pad_arrays`),
+    so for example real LAMOST spectra and simulated SDSS spectra can feed one
+    unlabelled pretraining run.
+
+    Parameters
+    ----------
+    sources : sequence of SpectrumSource
+        The parts, in order (see :func:`as_source`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectromer.training import ConcatSource, as_source
+    >>> a = as_source(np.ones((2, 3)), wavelength=[4000, 5000, 6000])
+    >>> b = as_source(np.zeros((3, 2)), wavelength=[4000, 4500])
+    >>> both = ConcatSource([a, b])
+    >>> len(both), both.batch([1, 4])["flux"].tolist()
+    (5, [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])
+    """
+
+    def __init__(self, sources: Sequence[SpectrumSource]) -> None:
+        sources = list(sources)
+        if not sources:
+            raise ValueError("ConcatSource needs at least one source")
+        for i, src in enumerate(sources):
+            if not isinstance(src, SpectrumSource):
+                raise TypeError(
+                    f"part {i} is a {type(src).__name__}, not a SpectrumSource (use as_source)"
+                )
+        self.sources = sources
+        self.offsets = np.cumsum([0] + [len(s) for s in sources])
+        super().__init__(int(self.offsets[-1]), " + ".join(s.describe for s in sources))
+
+    def batch(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
+        """Spectra ``indices`` (running across the parts) as one padded batch."""
+        idx = self._check(indices)
+        part = np.searchsorted(self.offsets, idx, side="right") - 1
+        rows: list[dict[str, np.ndarray]] = [{} for _ in range(idx.size)]
+        for k in np.unique(part):
+            where = np.flatnonzero(part == k)
+            b = self.sources[int(k)].batch(idx[where] - self.offsets[k])
+            lengths = b.get("length", np.full(where.size, b["flux"].shape[1]))
+            for j, i in enumerate(where):
+                n = int(lengths[j])
+                rows[i] = {key: b[key][j, :n] for key in ("wave", "flux", "ivar", "mask")}
+        return pad_arrays(rows, idx)
 
 
 class _DatasetSource(SpectrumSource):
