@@ -155,7 +155,9 @@ def test_concat_source_maps_indices_and_pads(sample):
 
 def test_pretrainer_fits_and_records(pretrained):
     mae = pretrained
-    assert len(mae.history_) == 2 and mae.best_epoch_ in (1, 2)
+    assert len(mae.history_) == 2
+    val = [h["val_loss"] for h in mae.history_]
+    assert mae.best_epoch_ == int(np.argmin(val)) + 1  # the lowest reconstruction loss
     assert all(np.isfinite(h["train_loss"]) and np.isfinite(h["val_loss"]) for h in mae.history_)
     assert mae.n_spectra_ == 114  # 120 minus 5% validation
     assert mae.render_config_.size == 32 and mae.device_ == "cpu"

@@ -320,6 +320,17 @@ def test_early_stopping_keeps_best(sample):
         assert torch.equal(v, trainer.model.state_dict()[k])
 
 
+def test_monitoring_the_validation_loss_keeps_the_lowest(sample):
+    data = _data(sample)
+    trainer = _trainer(_linear(), None, epochs=4, lr=1e-4)
+    trainer.monitor = "val_loss"
+    trainer.evaluate = lambda out, y: {}
+    history = trainer.fit(data, data)
+    losses = [h["val_loss"] for h in history]
+    assert trainer.best_epoch == int(np.argmin(losses)) + 1
+    assert losses[trainer.best_epoch - 1] < losses[0]  # it learns: not the first epoch
+
+
 def test_bf16_autocast_on_cpu(sample):
     data = _data(sample, n=32)
     trainer = Trainer(

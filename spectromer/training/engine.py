@@ -284,7 +284,7 @@ class Trainer:
         floats out); must contain ``monitor``.
     monitor : str
         The validation metric that early stopping and the best checkpoint follow
-        (higher is better).
+        (higher is better), or ``"val_loss"``, the validation loss (lower is better).
     settings : TrainSettings
         The recipe.
     device : torch.device
@@ -509,7 +509,10 @@ class Trainer:
                         )
                     record["val_loss"] = loss
                     record.update(self.evaluate(out, np.asarray(targets)))
-                    metric = record.get(self.monitor, -loss)
+                    # a loss is minimised, every other metric maximised
+                    metric = (
+                        -loss if self.monitor == "val_loss" else record.get(self.monitor, -loss)
+                    )
                     if metric > self.best_metric:
                         self.best_metric, self.best_epoch, bad = metric, epoch + 1, 0
                         self.best_state = {
