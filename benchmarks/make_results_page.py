@@ -12,9 +12,11 @@ Usage::
 * ``lamost_type``, ``lamost_subtype``: real LAMOST DR10 spectra, ViT against SVM,
   random forest and kNN; ``lamost_type_vit_seed*``: the same ViT with other seeds, on
   the same split (the spread of the ViT's accuracy), with ``tta.json`` from
-  ``benchmarks/eval_tta.py`` where present; ``lamost_subtype_vit_long``: the ViT alone
-  with a longer schedule;
-* ``ablation_type``, ``ablation_subtype``: one change at a time to the ViT;
+  ``benchmarks/eval_tta.py`` where present; ``lamost_subtype_vit_*``: other ViT runs on
+  the subtype split (the earlier preset, a longer schedule);
+* ``ablation_type``, ``ablation_subtype``: one change at a time to the ViT (GPU);
+  ``ablation_type_cpu``: masked-image pretraining and z-score channels (CPU), with
+  ``lamost_type_vit_<variant>_seed*`` the same variants with other seeds;
 * ``sdss_z``: redshift on simulated SDSS spectra, and on the real SDSS galaxies.
 
 Every number on the page comes from those JSON files; ``--check`` exits 1 if the
@@ -37,11 +39,41 @@ sys.path.insert(0, str(ROOT))
 SECTIONS = {
     "lamost_type": "LAMOST DR10, coarse type (A/F/G/K)",
     "lamost_subtype": "LAMOST DR10, subtype (A0 ... K5)",
-    "lamost_subtype_vit_long": "LAMOST DR10, subtype: the ViT with a longer schedule",
     "ablation_type": "ViT ablation, coarse type",
     "ablation_subtype": "ViT ablation, subtype",
+    "ablation_type_cpu": "ViT ablation on the CPU, coarse type: pretraining, z-score channels",
     "sdss_z": "Redshift: simulated SDSS galaxies and quasars, and the real SDSS galaxies",
 }
+
+
+#: Where the other seeds of an ablation variant are, when not in
+#: ``lamost_type_vit_<variant>_seed*``: ``zscore`` is the ``default`` preset, whose
+#: other seeds are the ``lamost_type_vit_seed*`` runs of the first table.
+SEEDS_OF = {"zscore": "lamost_type_vit_seed*"}
+
+
+def _vit_runs(runs: Path, main: str) -> list[str]:
+    """The ViT of a main run next to other ViT runs on its split (``<main>_vit_*``)."""
+    from spectromer.evaluation.benchmark import _list_table
+
+    paths = [runs / main / "results.json", *sorted(runs.glob(f"{main}_vit_*/results.json"))]
+    rows = []
+    for path in paths:
+        if not path.is_file():
+            continue
+        rec = _vit_record(path)
+        st = rec["settings"]
+        rows.append([path.parent.name, st.get("standardize") or "none", st.get("epochs"),
+                     st.get("best_epoch"), rec["accuracy"], rec.get("within_one"),
+                     rec.get("within_two"), f"{rec['fit_seconds']:.0f}"])  # fmt: skip
+    if len(rows) < 2:
+        return []
+    lines = ["The ViT of this table next to earlier ViT runs on the same split "
+             "(``standardize``: the z-score channels of the preset; none: the earlier preset).",
+             ""]  # fmt: skip
+    header = ["run", "standardize", "epochs", "best epoch", "accuracy", "within_one",
+              "within_two", "fit (s)"]  # fmt: skip
+    return lines + _list_table(header, rows)
 
 
 def _images(folder: Path, docs: Path) -> list[str]:
@@ -62,6 +94,10 @@ def _ablation(summary: dict) -> list[str]:
          v["best_epoch"], f"{v['fit_seconds']:.0f}", v.get("device", "?")]
         for v in summary["variants"]
     ]  # fmt: skip
+    pre = [v.get("pretrain_seconds") for v in summary["variants"]]
+    if any(p is not None for p in pre):  # fit time includes the pretraining: say how much
+        for row, p in zip(rows, pre, strict=True):
+            row.insert(7, "" if p is None else f"{p:.0f}")
     lines = [
         f"Data ``{summary['data']}``, label ``{summary['label']}``, split seed "
         f"{summary['seed']} (the split of the table above); options for every variant: "
@@ -70,6 +106,8 @@ def _ablation(summary: dict) -> list[str]:
     ]
     header = ["variant", "change", "accuracy", "f1_macro", "within_one", "best epoch",
               "fit (s)", "device"]  # fmt: skip
+    if any(p is not None for p in pre):
+        header.insert(7, "of which pretraining (s)")
     return lines + _list_table(header, rows)
 
 
@@ -99,7 +137,7 @@ def _seed_spread(runs: Path, base: dict) -> list[str]:
     ]
     header = ["ViT seed", "accuracy", "f1_macro", "best epoch", "fit (s)"]
     lines += _list_table(header, rows)
-    for tta in sorted(runs.glob("lamost_type_vit_seed*/tta.json")):
+    for tta in sorted(runs.glob("lamost_type_vit_*/tta.json")):
         summary = json.loads(tta.read_text())
         lines += [
             f"Test-time augmentation (``benchmarks/eval_tta.py``) with the saved model of "
@@ -110,6 +148,48 @@ def _seed_spread(runs: Path, base: dict) -> list[str]:
                 for r in summary["records"]]  # fmt: skip
         lines += _list_table(["copies k", "accuracy", "f1_macro", "predict (s)"], rows)
     return lines
+
+
+def _vit_record(path: Path) -> dict:
+    result = json.loads(path.read_text())
+    return next(r for r in result["results"]
+                if r["model"] == "vit" and r.get("test_set", "test") == "test")  # fmt: skip
+
+
+def _variant_spread(runs: Path, ablation: Path) -> list[str]:
+    """Each CPU ablation variant over seeds, next to the plain ViT's seeds."""
+    from spectromer.evaluation.benchmark import _list_table
+
+    summary = json.loads((ablation / "ablation.json").read_text())
+    groups = {"plain": sorted(runs.glob("lamost_type_vit_plain_seed*/results.json"))}
+    for v in summary["variants"]:
+        name = v["variant"]
+        pattern = SEEDS_OF.get(name, f"lamost_type_vit_{name}_seed*")
+        more = sorted(runs.glob(f"{pattern}/results.json"))
+        groups[name] = [ablation / name / "results.json", *more]
+    rows = []
+    for name, paths in groups.items():
+        recs = [_vit_record(p) for p in paths if p.is_file()]
+        if len(recs) < 2:
+            continue
+        by_seed = {int(r["settings"].get("random_state", 0)): r["accuracy"] for r in recs}
+        acc = np.array(list(by_seed.values()), float)
+        seeds = ", ".join(f"{s}: {a:.3f}" for s, a in sorted(by_seed.items()))
+        fit = np.mean([r["fit_seconds"] for r in recs])
+        rows.append([name, seeds, f"{acc.mean():.3f}", f"{acc.std(ddof=1):.3f}", f"{fit:.0f}"])
+    if not rows:
+        return []
+    lines = [
+        "The same variants with other seeds of the ViT (initialisation, augmentation, "
+        "validation draw) on the same split, next to the earlier preset's (``plain``: no "
+        "z-score channels, the variants' starting point). Where a pretrained variant has "
+        "more seeds, they fine-tune the one "
+        "backbone pretrained with seed 0 (pretraining uses no labels and only the training "
+        "split), so its fit time there is the fine-tuning alone.",
+        "",
+    ]
+    header = ["variant", "accuracy by seed", "mean", "std", "mean fit (s)"]
+    return lines + _list_table(header, rows)
 
 
 def make_page(runs: Path, docs: Path) -> str:
@@ -128,10 +208,14 @@ def make_page(runs: Path, docs: Path) -> str:
             lines += [results_to_rst(result, title=title, level="-"), ""]
             if name == "lamost_type":
                 lines += _seed_spread(runs, result)
+            if name == "lamost_subtype":
+                lines += _vit_runs(runs, name)
             lines += _images(folder, docs)
         elif (folder / "ablation.json").is_file():
             lines += [title, "-" * len(title), ""]
             lines += _ablation(json.loads((folder / "ablation.json").read_text()))
+            if name == "ablation_type_cpu":
+                lines += _variant_spread(runs, folder)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -16,9 +16,11 @@ Each variant writes ``OUT/<variant>/results.json``; the summary (one row per var
 accuracy, macro F1, within one/two subtypes, best epoch, fit seconds, device) is printed
 and written to ``OUT/ablation.json`` and ``OUT/ablation.rst`` (a table for the docs).
 ``--vit-option`` applies to every variant (e.g. ``device=cuda num_workers=8`` on a GPU
-machine); the device is recorded with the results. A variant whose change has a
-``pretrain`` entry is pretrained first by masked-image modelling on the training split's
-spectra and the ``--pretrain-data`` datasets (``run_benchmark(pretrain=...)``).
+machine, or ``standardize=None`` for the earlier preset without z-score channels) unless
+the variant itself changes that setting; the device is recorded with the results. A
+variant whose change has a ``pretrain`` entry is pretrained first by masked-image
+modelling on the training split's spectra and the ``--pretrain-data`` datasets
+(``run_benchmark(pretrain=...)``).
 Re-running with the same ``--out`` continues an interrupted ablation: a variant whose
 ``OUT/<variant>/results.json`` exists is read back, not trained again.
 """
@@ -113,7 +115,7 @@ def main(argv=None) -> int:
     rows = []
     for name in args.variants:
         change, description = VARIANTS[name]
-        options = {**change, **common}
+        options = {**common, **change}  # the variant's own change wins
         pretrain = options.pop("pretrain", None)
         t0 = time.perf_counter()
         done = out / name / "results.json"

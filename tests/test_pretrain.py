@@ -111,7 +111,7 @@ def test_it_learns():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss) < 0.7 * first
+    assert float(loss.detach()) < 0.7 * first
 
 
 def test_bad_encoder_and_settings():

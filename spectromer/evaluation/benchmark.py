@@ -42,6 +42,7 @@ VIT_PRESETS: dict[str, dict[str, Any]] = {
         "image_size": 64,
         "backbone_options": {"patch_size": 8, "depth": 6},
         "render_options": {"fill_order": "boustrophedon"},
+        "standardize": "append",
         "epochs": 30,
         "batch_size": 64,
         "lr": 1e-3,
@@ -638,8 +639,9 @@ def results_to_rst(result: dict[str, Any], title: str | None = None, level: str 
             chosen.append(f"- ``{r['model']}``: {params} (cross-validated {st['cv_score']:.3f})")
         elif "best_epoch" in st:
             opts = {k: st[k] for k in ("backbone", "image_size", "backbone_options",
-                                       "render_options", "epochs", "lr", "random_state")
-                    if k in st}  # fmt: skip
+                                       "render_options", "standardize", "pretrained", "epochs",
+                                       "lr", "random_state")
+                    if st.get(k) is not None and st.get(k) is not False}  # fmt: skip
             chosen.append(f"- ``{r['model']}``: best epoch {st['best_epoch']}, "
                           f"precision {st.get('precision_used', '?')}, {opts}")  # fmt: skip
     if chosen:
