@@ -92,6 +92,37 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _check_shared_params(est: Any) -> None:
+    """Checks of the parameters SpectromerModel and MaskedImagePretrainer share."""
+    for name in ("epochs", "batch_size"):
+        value = getattr(est, name)
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not (isinstance(est.num_workers, (int, np.integer)) and est.num_workers >= 0):
+        raise ValueError(f"num_workers must be an integer >= 0, got {est.num_workers!r}")
+    if not 0 <= est.validation_fraction < 1:
+        raise ValueError(f"validation_fraction must be in [0, 1), got {est.validation_fraction}")
+    for name in ("render_options", "backbone_options"):
+        value = getattr(est, name)
+        if value is not None and not isinstance(value, dict):
+            raise TypeError(f"{name} must be a dict or None, got {type(value).__name__}")
+    clash = {"kind", "size"} & set(est.render_options or {})
+    if clash:
+        raise ValueError(
+            f"render_options may not set {sorted(clash)}: use representation= and image_size="
+        )
+
+
+def _render_config(est: Any) -> RenderConfig:
+    """The RenderConfig of an estimator's ``representation``, ``image_size``, ``render_options``."""
+    try:
+        return RenderConfig(
+            kind=est.representation, size=est.image_size, **(est.render_options or {})
+        )
+    except TypeError as err:
+        raise ValueError(f"render_options: {err}") from None
+
+
 class SpectromerModel(BaseEstimator):
     """Fine-tune a timm vision transformer on spectra rendered to images.
 
@@ -294,43 +325,20 @@ class SpectromerModel(BaseEstimator):
             )
         if self.task == "regression" and self.loss == "cross_entropy":
             raise ValueError("loss='cross_entropy' is for classification")
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not (isinstance(self.num_workers, (int, np.integer)) and self.num_workers >= 0):
-            raise ValueError(f"num_workers must be an integer >= 0, got {self.num_workers!r}")
-        if not 0 <= self.validation_fraction < 1:
-            raise ValueError(
-                f"validation_fraction must be in [0, 1), got {self.validation_fraction}"
-            )
+        _check_shared_params(self)
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.lr != "auto" and not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be 'auto' or a positive number, got {self.lr!r}")
         if self.warmup < 0:
             raise ValueError(f"warmup must be >= 0 epochs, got {self.warmup}")
-        for name in ("render_options", "backbone_options"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, dict):
-                raise TypeError(f"{name} must be a dict or None, got {type(value).__name__}")
         if self.standardize not in (None, "append", "replace"):
             raise ValueError(
                 f"standardize must be None, 'append' or 'replace', got {self.standardize!r}"
             )
-        clash = {"kind", "size"} & set(self.render_options or {})
-        if clash:
-            raise ValueError(
-                f"render_options may not set {sorted(clash)}: use representation= and image_size="
-            )
 
     def _render_config(self) -> RenderConfig:
-        try:
-            return RenderConfig(
-                kind=self.representation, size=self.image_size, **(self.render_options or {})
-            )
-        except TypeError as err:
-            raise ValueError(f"render_options: {err}") from None
+        return _render_config(self)
 
     def _check_pretrained_file(self) -> None:
         """Warn when a pretrained backbone file was made for other images or options."""

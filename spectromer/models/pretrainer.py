@@ -21,7 +21,6 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ..datasets._atomic import atomic_path
-from ..imaging import RenderConfig
 from ..training import (
     ConcatSource,
     RenderedBatches,
@@ -33,7 +32,7 @@ from ..training import (
     predict_outputs,
     select_device,
 )
-from .estimator import _jsonable, _seed
+from .estimator import _check_shared_params, _jsonable, _render_config, _seed
 from .weights import BACKBONE_FORMAT
 
 __all__ = ["MaskedImagePretrainer"]
@@ -178,22 +177,11 @@ class MaskedImagePretrainer(BaseEstimator):
 
     # -- pieces ------------------------------------------------------------------------
     def _check_params(self) -> None:
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        _check_shared_params(self)
         if not 0 < float(self.mask_ratio) < 1:
             raise ValueError(f"mask_ratio must be between 0 and 1, got {self.mask_ratio}")
-        if not 0 <= self.validation_fraction < 1:
-            raise ValueError(
-                f"validation_fraction must be in [0, 1), got {self.validation_fraction}"
-            )
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        for name in ("render_options", "backbone_options"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, dict):
-                raise TypeError(f"{name} must be a dict or None, got {type(value).__name__}")
 
     def _source(self, X: Any, wavelength: Any, indices: Any) -> SpectrumSource:
         if isinstance(X, (list, tuple)) and X and all(_is_part(x) for x in X):
@@ -259,12 +247,7 @@ class MaskedImagePretrainer(BaseEstimator):
         source = self._source(X, wavelength, indices)
         if len(source) < 2:
             raise ValueError(f"X: at least 2 spectra are needed, got {len(source)}")
-        try:
-            self.render_config_ = RenderConfig(
-                kind=self.representation, size=self.image_size, **(self.render_options or {})
-            )
-        except TypeError as err:
-            raise ValueError(f"render_options: {err}") from None
+        self.render_config_ = _render_config(self)
         seed = _seed(self.random_state)
         self.seed_ = seed
         rows = np.random.default_rng(seed).permutation(len(source))
