@@ -21,7 +21,7 @@ from spectromer.models import (  # noqa: E402
     create_model,
     read_backbone_metadata,
 )
-from spectromer.models.mae import build_masked_autoencoder  # noqa: E402
+from spectromer.models.mae import MaskedAutoencoder  # noqa: E402
 from spectromer.training import ConcatSource, as_source  # noqa: E402
 
 TINY_OPTIONS = {"patch_size": 8, "depth": 2, "embed_dim": 32, "num_heads": 2}
@@ -51,7 +51,7 @@ def pretrained(sample):
 
 @pytest.mark.parametrize("size, patch", [((16, 32), (1, 16)), (32, 8), ((32, 16), (4, 8))])
 def test_patchify_round_trip_and_token_order(size, patch):
-    mae = build_masked_autoencoder(_encoder(size, patch), **DECODER)
+    mae = MaskedAutoencoder(_encoder(size, patch), **DECODER)
     images = torch.rand(2, 3, *((size, size) if isinstance(size, int) else size))
     patches = mae.patchify(images)
     ph, pw = (patch, patch) if isinstance(patch, int) else patch
@@ -65,7 +65,7 @@ def test_patchify_round_trip_and_token_order(size, patch):
 
 
 def test_masking_hides_the_ratio_and_eval_is_repeatable():
-    mae = build_masked_autoencoder(_encoder(), mask_ratio=0.5, **DECODER)
+    mae = MaskedAutoencoder(_encoder(), mask_ratio=0.5, **DECODER)
     images = torch.rand(4, 3, 32, 32)
     recon, hidden, loss = mae.reconstruct(images)
     assert recon.shape == images.shape and hidden.shape == (4, 1, 32, 32)
@@ -82,7 +82,7 @@ def test_masking_hides_the_ratio_and_eval_is_repeatable():
 
 
 def test_the_loss_is_only_on_hidden_patches():
-    mae = build_masked_autoencoder(_encoder(), mask_ratio=0.75, norm_pix_loss=False, **DECODER)
+    mae = MaskedAutoencoder(_encoder(), mask_ratio=0.75, norm_pix_loss=False, **DECODER)
     images = torch.rand(2, 3, 32, 32)
     torch.manual_seed(0)
     _, hidden, loss = mae.reconstruct(images)
@@ -98,7 +98,7 @@ def test_the_loss_is_only_on_hidden_patches():
 
 def test_it_learns():
     torch.manual_seed(0)
-    mae = build_masked_autoencoder(_encoder(), **DECODER)
+    mae = MaskedAutoencoder(_encoder(), **DECODER)
     x = torch.linspace(0, 1, 32)
     images = (torch.sin(6 * x)[None, None, None, :] * torch.ones(8, 3, 32, 1)) + 0.1 * torch.rand(
         8, 3, 32, 32
@@ -116,13 +116,13 @@ def test_it_learns():
 
 def test_bad_encoder_and_settings():
     with pytest.raises(TypeError, match="VisionTransformer"):
-        build_masked_autoencoder(torch.nn.Linear(3, 3))
+        MaskedAutoencoder(torch.nn.Linear(3, 3))
     with pytest.raises(ValueError, match="mask_ratio"):
-        build_masked_autoencoder(_encoder(), mask_ratio=1.0)
+        MaskedAutoencoder(_encoder(), mask_ratio=1.0)
     with pytest.raises(ValueError, match="hides no patch"):
-        build_masked_autoencoder(_encoder(), mask_ratio=0.01, **DECODER)
+        MaskedAutoencoder(_encoder(), mask_ratio=0.01, **DECODER)
     with pytest.raises(ValueError, match="decoder_heads"):
-        build_masked_autoencoder(_encoder(), decoder_dim=10, decoder_heads=4)
+        MaskedAutoencoder(_encoder(), decoder_dim=10, decoder_heads=4)
 
 
 # --- ConcatSource ---------------------------------------------------------------------

@@ -47,7 +47,7 @@ def test_augmentation_is_off_while_fitting(sample):
                             augment=aug)  # fmt: skip
     a, b = PixelStandardizer.fit(plain), PixelStandardizer.fit(noisy)
     np.testing.assert_array_equal(a.mean, b.mean)
-    assert noisy.augment is aug  # restored
+    assert noisy.augment is aug  # left as it was
 
 
 @given(arrays(np.float32, (5, 2, 4, 4), elements=st.floats(-1e3, 1e3, width=32)),

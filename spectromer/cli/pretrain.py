@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .train import _option, add_image_arguments, render_options
+from .train import _option, add_hardware_arguments, add_image_arguments, render_options
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -39,13 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     t.add_argument("--no-augment", action="store_true", help="no augmentations")
     t.add_argument("--seed", type=int, default=0)
-    h = p.add_argument_group("hardware and checkpoints")
-    h.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    h.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
-    h.add_argument("--num-workers", type=int, default=0, help="data-loader processes")
-    h.add_argument("--checkpoint-dir", default=None, help="checkpoint every epoch there")
-    h.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    h.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_hardware_arguments(p, checkpoint_help="checkpoint every epoch there")
     p.set_defaults(func=run)
     return p
 

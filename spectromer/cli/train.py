@@ -44,6 +44,17 @@ def add_image_arguments(p: argparse.ArgumentParser, default_size: int = 224) -> 
     )  # fmt: skip
 
 
+def add_hardware_arguments(p: argparse.ArgumentParser, checkpoint_help: str) -> None:
+    """The ``hardware and checkpoints`` argument group (shared by ``train`` and ``pretrain``)."""
+    h = p.add_argument_group("hardware and checkpoints")
+    h.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    h.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
+    h.add_argument("--num-workers", type=int, default=0, help="data-loader processes")
+    h.add_argument("--checkpoint-dir", default=None, help=checkpoint_help)
+    h.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    h.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
 def render_options(args: argparse.Namespace) -> dict[str, Any] | None:
     """RenderConfig fields from the ``images`` arguments (None when all are defaults)."""
     options = dict(args.render_option)
@@ -110,13 +121,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     t.add_argument("--validation-fraction", type=float, default=0.1)
     t.add_argument("--early-stopping", type=int, default=0, metavar="EPOCHS", help="patience")
     t.add_argument("--seed", type=int, default=0)
-    h = p.add_argument_group("hardware and checkpoints")
-    h.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    h.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
-    h.add_argument("--num-workers", type=int, default=0, help="data-loader processes")
-    h.add_argument("--checkpoint-dir", default=None, help="default: OUT/checkpoints")
-    h.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    h.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_hardware_arguments(p, checkpoint_help="default: OUT/checkpoints")
     p.set_defaults(func=run)
     return p
 

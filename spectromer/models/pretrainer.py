@@ -4,7 +4,7 @@ A vision transformer trained from scratch on a few thousand labelled spectra has
 what a spectrum looks like and what separates the classes at once. Masked-image
 pretraining teaches it the first part from spectra without labels: every spectrum is
 rendered exactly as for fine-tuning, most of its patches are hidden, and the ViT learns
-to let a small decoder rebuild them (:func:`~spectromer.models.mae.build_masked_autoencoder`).
+to let a small decoder rebuild them (:class:`~spectromer.models.mae.MaskedAutoencoder`).
 The pretrained ViT is saved with :meth:`MaskedImagePretrainer.save_backbone` and
 fine-tuned by :class:`~spectromer.SpectromerModel` with ``pretrained=`` that file.
 """
@@ -32,6 +32,7 @@ from ..training import (
     predict_outputs,
     select_device,
 )
+from ..training.source import _is_dataset
 from .estimator import _check_shared_params, _jsonable, _render_config, _seed
 from .weights import BACKBONE_FORMAT
 
@@ -44,10 +45,6 @@ def _mean_loss(out: Any, _: Any) -> Any:
 
 def _no_metrics(out: np.ndarray, _: np.ndarray) -> dict[str, float]:
     return {}
-
-
-def _is_part(x: Any) -> bool:
-    return isinstance(x, SpectrumSource) or (hasattr(x, "read_batch") and hasattr(x, "labels"))
 
 
 class MaskedImagePretrainer(BaseEstimator):
@@ -184,7 +181,11 @@ class MaskedImagePretrainer(BaseEstimator):
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
 
     def _source(self, X: Any, wavelength: Any, indices: Any) -> SpectrumSource:
-        if isinstance(X, (list, tuple)) and X and all(_is_part(x) for x in X):
+        if (
+            isinstance(X, (list, tuple))
+            and X
+            and all(isinstance(x, SpectrumSource) or _is_dataset(x) for x in X)
+        ):
             if indices is not None:
                 raise ValueError(
                     "indices= selects rows of one input; for several inputs pass "
@@ -239,7 +240,7 @@ class MaskedImagePretrainer(BaseEstimator):
         """
         import torch
 
-        from .mae import build_masked_autoencoder
+        from .mae import MaskedAutoencoder
 
         self._check_params()
         if resume and self.checkpoint_dir is None:
@@ -266,7 +267,7 @@ class MaskedImagePretrainer(BaseEstimator):
         )
         device = select_device(self.device)
         torch.manual_seed(seed)
-        mae = build_masked_autoencoder(
+        mae = MaskedAutoencoder(
             self._encoder(),
             mask_ratio=float(self.mask_ratio),
             decoder_dim=int(self.decoder_dim),

@@ -93,16 +93,13 @@ class PixelStandardizer:
         n = len(data)
         if n < 2:
             raise ValueError(f"at least 2 images are needed to standardise, got {n}")
-        augment, data.augment = data.augment, None  # statistics of the plain images
-        try:
-            for start in range(0, n, batch_size):
-                images = data[list(range(start, min(n, start + batch_size)))][0].numpy()
-                images = images.astype(np.float64)
-                s, s2 = images.sum(axis=0), (images**2).sum(axis=0)
-                total = s if total is None else total + s
-                total2 = s2 if total2 is None else total2 + s2
-        finally:
-            data.augment = augment
+        plain = RenderedBatches(data.source, data.config)  # no augmentation, no transform
+        for start in range(0, n, batch_size):
+            images = plain[list(range(start, min(n, start + batch_size)))][0].numpy()
+            images = images.astype(np.float64)
+            s, s2 = images.sum(axis=0), (images**2).sum(axis=0)
+            total = s if total is None else total + s
+            total2 = s2 if total2 is None else total2 + s2
         mean = total / n
         var = np.maximum(total2 / n - mean**2, 0.0)
         scale = np.sqrt(var)
