@@ -29,7 +29,7 @@ def main(argv=None) -> int:
 
     from spectromer import SpectromerModel
     from spectromer.datasets import SpectraDataset
-    from spectromer.datasets._atomic import atomic_path
+    from spectromer.utils.atomic import atomic_path
     from spectromer.evaluation import classification_metrics, redshift_metrics
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -232,7 +232,7 @@ def main(argv=None) -> int:
         state = "up to date" if same else "OUT OF DATE: run benchmarks/make_results_page.py"
         print(f"{out}: {state}")
         return 0 if same else 1
-    from spectromer.datasets._atomic import atomic_path
+    from spectromer.utils.atomic import atomic_path
 
     with atomic_path(out) as tmp:
         tmp.write_text(text)

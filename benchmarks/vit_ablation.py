@@ -161,7 +161,7 @@ def main(argv=None) -> int:
 
 def _write(out: Path, args, common: dict, rows: list[dict]) -> None:
     """Write ablation.json and ablation.rst (after every variant, atomically)."""
-    from spectromer.datasets._atomic import atomic_path
+    from spectromer.utils.atomic import atomic_path
 
     summary = {"data": Path(args.data).name, "label": args.label, "seed": args.seed,
                "common_options": common, "variants": rows}  # fmt: skip

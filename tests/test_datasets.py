@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spectromer.datasets import DatasetWriter, SpectraDataset, _grid, stratified_split
+from spectromer.datasets import DatasetWriter, SpectraDataset, stratified_split
+from spectromer.utils import grid as _grid
 from spectromer.datasets.labels import derive_labels, stellar_type
 
 

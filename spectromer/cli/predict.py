@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from astropy.table import Table
 
     from spectromer import SpectromerModel
-    from spectromer.datasets._atomic import atomic_path
+    from spectromer.utils.atomic import atomic_path
 
     model = SpectromerModel.load(args.model, device=args.device)
     model.progress = not args.no_progress

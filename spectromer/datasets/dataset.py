@@ -39,8 +39,8 @@ import h5py
 import numpy as np
 from astropy.table import MaskedColumn, Table
 
-from . import _grid
-from ._atomic import atomic_path
+from ..utils import grid as _grid
+from ..utils.atomic import atomic_path
 
 __all__ = ["SpectraDataset", "DatasetWriter", "FORMAT_NAME", "FORMAT_VERSION"]
 

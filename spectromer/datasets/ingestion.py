@@ -21,7 +21,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ._atomic import atomic_path
+from ..utils.atomic import atomic_path
 from .dataset import DatasetWriter, SpectraDataset
 from .labels import derive_labels
 

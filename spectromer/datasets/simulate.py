@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from ._atomic import atomic_path
+from ..utils.atomic import atomic_path
 from .dataset import DatasetWriter, SpectraDataset
 from .labels import derive_labels
 

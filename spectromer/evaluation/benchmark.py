@@ -182,7 +182,7 @@ def _predict(model: Any, x: Any) -> tuple[np.ndarray, float]:
 
 def _save_model(model: Any, folder: Path) -> None:
     """Save a fitted model: SpectromerModel.save, or joblib for a baseline (atomically)."""
-    from ..datasets._atomic import atomic_path
+    from ..utils.atomic import atomic_path
 
     if hasattr(model, "save"):
         model.save(folder)
@@ -308,7 +308,7 @@ def run_benchmark(
     ('knn', 480, 120, True)
     """
     from ..datasets import load_sample, stratified_split
-    from ..datasets._atomic import atomic_path
+    from ..utils.atomic import atomic_path
     from ..training import as_source
 
     if not 0 < float(test_fraction) < 1:
@@ -528,7 +528,7 @@ def _plots(out: Path, kind: str, label: str, y_test, predictions, classes, by_sn
 
 
 def _save(fig: Any, path: Path) -> None:
-    from ..datasets._atomic import atomic_path
+    from ..utils.atomic import atomic_path
 
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110)

@@ -32,7 +32,7 @@ class Batch:
     ``good`` (N, L) bool, ``length`` (N,), ``z`` (N,) (NaN if unknown),
     ``names`` (for messages), and optionally each row's wavelength grid as
     parameters (``grid_kind``, ``grid_start``, ``grid_step``; see
-    :mod:`spectromer.datasets._grid`), which lets resampling find pixel
+    :mod:`spectromer.utils.grid`), which lets resampling find pixel
     positions by arithmetic instead of searching."""
 
     wave: np.ndarray
@@ -122,11 +122,11 @@ def _describe_rows(batch: Batch) -> None:
 
     Sets ``grid_kind/start/step`` so that resampling can use arithmetic; rows
     that are neither stay explicit (0). Same tolerance as the dataset's
-    :func:`~spectromer.datasets._grid.describe_grid`: every wavelength within
+    :func:`~spectromer.utils.grid.describe_grid`: every wavelength within
     1% of a pixel of the parametric grid. Rows with the very same wavelengths
     as another row are described once.
     """
-    from spectromer.datasets._grid import EXPLICIT, GRID_TOLERANCE, LINEAR, LOGLINEAR
+    from spectromer.utils.grid import EXPLICIT, GRID_TOLERANCE, LINEAR, LOGLINEAR
 
     n, width = batch.wave.shape
     kind = np.full(n, EXPLICIT, np.uint8)
@@ -328,7 +328,7 @@ def _batch_from_flux(flux: Any, wavelength: Any, mask: np.ndarray | None) -> Bat
     )
     shared = np.ndim(wavelength) == 1
     if shared and wave.shape[1] > 2 and np.all(np.diff(wave[0]) > 0):
-        from spectromer.datasets._grid import describe_grid
+        from spectromer.utils.grid import describe_grid
 
         kind, start, step = describe_grid(wave[0])
         batch.grid_kind = np.full(n, kind, np.uint8)
@@ -390,7 +390,7 @@ def _positions(
     ``log10(target)`` as a sum, which saves a logarithm per value for fixed
     grids.
     """
-    from spectromer.datasets._grid import LINEAR, LOGLINEAR
+    from spectromer.utils.grid import LINEAR, LOGLINEAR
 
     n, m = target.shape
     pos = np.empty((n, m))
@@ -449,7 +449,7 @@ def _grid_positions(
     positions, so they are computed once per distinct grid: row ``i`` uses
     ``pos[inv[i]]``. Returns ``pos`` (U, M) float64 and ``inv`` (N,) int.
     """
-    from spectromer.datasets._grid import LINEAR, LOGLINEAR
+    from spectromer.utils.grid import LINEAR, LOGLINEAR
 
     n = len(batch)
     if config.grid == "index":

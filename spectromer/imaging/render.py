@@ -522,7 +522,7 @@ def save_images(
     """
     from PIL import Image
 
-    from spectromer.datasets._atomic import atomic_path
+    from spectromer.utils.atomic import atomic_path
 
     cfg = make_config(config, **options)
     directory = Path(directory)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
-from ..datasets._atomic import atomic_path
+from ..utils.atomic import atomic_path
 from ..imaging import RenderConfig
 from ..training import (
     Augmentation,

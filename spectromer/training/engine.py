@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..datasets._atomic import atomic_path
+from ..utils.atomic import atomic_path
 from .data import RenderedBatches, make_loader
 
 __all__ = [
