@@ -54,10 +54,10 @@ ds.ingest_report["path", "status", "reason"][ds.ingest_report["status"] == "fail
 
 batch = next(ds.iter_batches(batch_size=len(ds)))
 fig, ax = plt.subplots(figsize=(8, 3.5))
-ax.imshow(~batch["mask"], aspect="auto", interpolation="nearest", cmap="Greys")
+ax.imshow(~batch.mask, aspect="auto", interpolation="nearest", cmap="Greys")
 ax.set_yticks(
     np.arange(len(ds)),
-    [f"{s} ({n})" for s, n in zip(ds.labels("survey"), batch["length"], strict=True)],
+    [f"{s} ({n})" for s, n in zip(ds.labels("survey"), batch.length, strict=True)],
     fontsize=7,
 )
 ax.set_xlabel("pixel index (native grid)")

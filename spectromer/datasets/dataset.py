@@ -39,6 +39,7 @@ import h5py
 import numpy as np
 from astropy.table import MaskedColumn, Table
 
+from ..spectra import SpectrumBatch
 from ..utils import grid as _grid
 from ..utils.atomic import atomic_path
 
@@ -448,6 +449,7 @@ class SpectraDataset:
             raise FileNotFoundError(f"{self.path}: no such dataset file")
         self._h5: h5py.File | None = None
         self._pid: int | None = None
+        self._labels_cache: tuple[np.ndarray, list[str]] | None = None
         h5 = self._file()
         if h5.attrs.get("format") != FORMAT_NAME:
             raise ValueError(
@@ -495,6 +497,7 @@ class SpectraDataset:
         state = self.__dict__.copy()
         state["_h5"] = None
         state["_pid"] = None
+        state["_labels_cache"] = None  # rebuilt on demand in the other process
         return state
 
     def __del__(self) -> None:  # pragma: no cover - interpreter shutdown order
@@ -736,15 +739,15 @@ class SpectraDataset:
         shuffle: bool = False,
         seed: int | None = None,
         progress: bool = False,
-    ) -> Iterator[dict[str, np.ndarray]]:
-        """Stream padded batches of spectra.
+    ) -> Iterator[SpectrumBatch]:
+        """Stream padded batches of spectra (:class:`~spectromer.spectra.SpectrumBatch`).
 
-        Each batch is a dict with ``index`` (B,), ``length`` (B,), the grid
-        parameters ``grid_kind``, ``grid_start``, ``grid_step`` (B,), and ``wave``,
-        ``flux``, ``ivar``, ``mask`` of shape (B, L) where L is the longest
-        spectrum in the batch; padded pixels have ``mask=True``, ``ivar=0``,
-        ``flux=0`` and ``wave=NaN``. Memory is O(batch); contiguous index runs
-        are read with one slice.
+        Each batch holds ``index`` (B,), ``length`` (B,), the grid parameters
+        ``grid_kind``, ``grid_start``, ``grid_step`` (B,), ``wave``, ``flux``, ``ivar``,
+        ``mask`` of shape (B, L) where L is the longest spectrum in the batch, and ``z``
+        and ``names`` from the metadata; padded pixels have ``mask=True``, ``ivar=0``,
+        ``flux=0`` and ``wave=NaN``. Memory is O(batch); contiguous index runs are read
+        with one slice.
 
         Parameters
         ----------
@@ -763,15 +766,12 @@ class SpectraDataset:
         --------
         >>> from spectromer.datasets import load_sample
         >>> batch = next(load_sample().iter_batches(batch_size=8))
-        >>> batch["flux"].shape[0]
+        >>> batch.flux.shape[0]
         8
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        idx = np.arange(len(self)) if indices is None else np.asarray(indices, dtype=np.int64)
-        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
-            raise IndexError(f"indices out of range for a dataset of {len(self)} spectra")
-        idx = idx % max(len(self), 1)
+        idx = self._rows(np.arange(len(self)) if indices is None else indices)
         if shuffle:
             idx = np.random.default_rng(seed).permutation(idx)
         starts = range(0, idx.size, batch_size)
@@ -780,61 +780,89 @@ class SpectraDataset:
 
             starts = tqdm(starts, total=-(-idx.size // batch_size), desc="batches", unit="batch")
         for s in starts:
-            yield self._batch(idx[s : s + batch_size])
+            yield self.batch(idx[s : s + batch_size])
 
-    def read_batch(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
-        """Read the spectra ``indices`` as one padded batch (the dicts of :meth:`iter_batches`).
+    def _rows(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise IndexError(f"{self.path.name}: indices out of range for {len(self)} spectra")
+        return idx % max(len(self), 1)
+
+    def batch(self, indices: Sequence[int] | np.ndarray) -> SpectrumBatch:
+        """Read the spectra ``indices`` as one padded :class:`~spectromer.spectra.SpectrumBatch`.
+
+        This is the :class:`~spectromer.spectra.SpectrumCollection` protocol: a dataset
+        can be given wherever spectra are expected. ``z`` comes from the ``z`` column
+        (NaN where missing) and ``names`` from ``source``.
 
         Examples
         --------
         >>> from spectromer.datasets import load_sample
-        >>> b = load_sample().read_batch([4, 1])
-        >>> b["index"].tolist(), b["flux"].ndim
+        >>> b = load_sample().batch([4, 1])
+        >>> b.index.tolist(), b.flux.ndim
         ([4, 1], 2)
         """
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
-            raise IndexError(f"indices out of range for a dataset of {len(self)} spectra")
-        if not idx.size:
-            raise ValueError("read_batch() needs at least one index")
-        return self._batch(idx % len(self))
-
-    def _batch(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        idx = self._rows(indices)
         h5 = self._file()
         lengths = (self._offsets[idx + 1] - self._offsets[idx]).astype(np.int64)
         b, width = idx.size, int(lengths.max()) if idx.size else 0
-        fdt = np.float32
-        out = {
-            "index": idx.copy(),
-            "length": lengths,
-            "grid_kind": self._kind[idx],
-            "grid_start": self._start[idx],
-            "grid_step": self._step[idx],
-            "wave": np.full((b, width), np.nan),
-            "flux": np.zeros((b, width), fdt),
-            "ivar": np.zeros((b, width), fdt),
-            "mask": np.ones((b, width), bool),
-        }
-        # read the covering range once when the indices are sorted and dense
-        order = np.argsort(idx, kind="stable")
-        lo, hi = int(self._offsets[idx[order[0]]]), int(self._offsets[idx[order[-1]] + 1])
-        dense = (hi - lo) <= 2 * int(lengths.sum())
-        if dense:
-            block = {k: h5[f"spectra/{k}"][lo:hi] for k in ("flux", "ivar", "mask")}
+        wave = np.full((b, width), np.nan)
+        flux = np.zeros((b, width), np.float32)
+        ivar = np.zeros((b, width), np.float32)
+        mask = np.ones((b, width), bool)
+        if b:
+            # read the covering range once when the indices are sorted and dense
+            order = np.argsort(idx, kind="stable")
+            lo, hi = int(self._offsets[idx[order[0]]]), int(self._offsets[idx[order[-1]] + 1])
+            dense = (hi - lo) <= 2 * int(lengths.sum())
+            if dense:
+                block = {k: h5[f"spectra/{k}"][lo:hi] for k in ("flux", "ivar", "mask")}
         for row, i in enumerate(idx):
             a, n = int(self._offsets[i]), int(lengths[row])
             if dense:
                 piece = {k: v[a - lo : a - lo + n] for k, v in block.items()}
             else:
                 piece = {k: h5[f"spectra/{k}"][a : a + n] for k in ("flux", "ivar", "mask")}
-            piece = self._decode({"flux": piece["flux"], "ivar": piece["ivar"]}, self._scale[i]) | {
-                "mask": piece["mask"].astype(bool)
-            }
-            out["flux"][row, :n] = piece["flux"]
-            out["ivar"][row, :n] = piece["ivar"]
-            out["mask"][row, :n] = piece["mask"]
-            out["wave"][row, :n] = self.wavelength(int(i))
-        return out
+            dec = self._decode({"flux": piece["flux"], "ivar": piece["ivar"]}, self._scale[i])
+            flux[row, :n] = dec["flux"]
+            ivar[row, :n] = dec["ivar"]
+            mask[row, :n] = piece["mask"].astype(bool)
+            wave[row, :n] = self.wavelength(int(i))
+        z, names = self._row_labels()
+        return SpectrumBatch._clean(
+            idx.copy(), lengths, wave, flux, ivar, mask, z[idx], [names[i] for i in idx],
+            grid_kind=self._kind[idx], grid_start=self._start[idx], grid_step=self._step[idx],
+        )
+
+    def read_batch(self, indices: Sequence[int] | np.ndarray) -> SpectrumBatch:
+        """The same as :meth:`batch` (its earlier name), refusing an empty selection.
+
+        Examples
+        --------
+        >>> from spectromer.datasets import load_sample
+        >>> load_sample().read_batch([4, 1]).index.tolist()
+        [4, 1]
+        """
+        if not np.size(indices):
+            raise ValueError(f"{self.path.name}: read_batch() needs at least one index")
+        return self.batch(indices)
+
+    def _row_labels(self) -> tuple[np.ndarray, list[str]]:
+        """Each spectrum's redshift (NaN if unknown) and name for messages (cached)."""
+        if self._labels_cache is None:
+            z = np.full(len(self), np.nan)
+            if "z" in self.meta.colnames:
+                col = self.meta["z"]
+                col = col.filled(np.nan) if hasattr(col, "filled") else col
+                if np.asarray(col).dtype.kind in "biuf":
+                    z = np.asarray(col, dtype=np.float64)
+            src = self.meta["source"] if "source" in self.meta.colnames else None
+            names = [
+                f"spectrum {i}" + (f" ({src[i]})" if src is not None and src[i] else "")
+                for i in range(len(self))
+            ]
+            self._labels_cache = (z, names)
+        return self._labels_cache
 
     # -- splits --------------------------------------------------------------
     @property

@@ -2,9 +2,8 @@
 
 Three steps, all on plain numpy arrays:
 
-1. :func:`as_batch` turns the many forms a user may hold (``Spectrum`` objects,
-   a ``SpectraDataset``, flux arrays with a wavelength grid) into one padded
-   batch (wavelength in Angstrom, flux, good-pixel mask, redshift).
+1. Spectra arrive as one :class:`~spectromer.spectra.SpectrumBatch` (from a source,
+   :func:`spectromer.spectra.as_source`; :func:`as_batch` for small inputs).
 2. :func:`resample` puts each spectrum onto the configured grid: a fixed
    wavelength-true grid, the array index (the published mapping) or the
    spectrum's own range stretched over the image. Masked pixels never leak:
@@ -21,165 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from ..spectra import SpectrumBatch, as_source
 from .config import RenderConfig
 
 __all__ = ["Batch", "as_batch", "grid_wavelengths", "resample", "normalize"]
 
-
-@dataclass
-class Batch:
-    """Padded spectra: ``wave`` (N, L) Angstrom (NaN pad), ``flux`` (N, L),
-    ``good`` (N, L) bool, ``length`` (N,), ``z`` (N,) (NaN if unknown),
-    ``names`` (for messages), and optionally each row's wavelength grid as
-    parameters (``grid_kind``, ``grid_start``, ``grid_step``; see
-    :mod:`spectromer.utils.grid`), which lets resampling find pixel
-    positions by arithmetic instead of searching."""
-
-    wave: np.ndarray
-    flux: np.ndarray
-    good: np.ndarray
-    length: np.ndarray
-    z: np.ndarray
-    names: list[str]
-    grid_kind: np.ndarray | None = None
-    grid_start: np.ndarray | None = None
-    grid_step: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return int(self.flux.shape[0])
-
-    def rows(self, start: int, stop: int) -> Batch:
-        """Rows ``start:stop`` (views of the arrays)."""
-        sl = slice(start, stop)
-        part = Batch(
-            self.wave[sl],
-            self.flux[sl],
-            self.good[sl],
-            self.length[sl],
-            self.z[sl],
-            self.names[sl],
-        )
-        if self.grid_kind is not None:
-            part.grid_kind = self.grid_kind[sl]
-            part.grid_start = self.grid_start[sl]
-            part.grid_step = self.grid_step[sl]
-        return part
-
-
-def _from_arrays(
-    waves: Sequence[np.ndarray],
-    fluxes: Sequence[np.ndarray],
-    goods: Sequence[np.ndarray],
-    zs: Sequence[float],
-    names: list[str],
-) -> Batch:
-    n = len(fluxes)
-    width = max((f.size for f in fluxes), default=0)
-    wave = np.full((n, width), np.nan)
-    flux = np.zeros((n, width), np.float32)
-    good = np.zeros((n, width), bool)
-    length = np.zeros(n, np.int64)
-    for i, (w, f, g) in enumerate(zip(waves, fluxes, goods, strict=True)):
-        k = f.size
-        wave[i, :k] = w
-        flux[i, :k] = f
-        good[i, :k] = g
-        length[i] = k
-    # non-finite flux becomes 0 and bad, non-finite wavelengths bad: once for the batch
-    finite = np.isfinite(flux)
-    if not finite.all():
-        flux[~finite] = 0.0
-        good &= finite
-    good &= np.isfinite(wave)
-    return Batch(wave, flux, good, length, np.asarray(zs, dtype=np.float64), names)
-
-
-def _same_rows(wave: np.ndarray, length: np.ndarray, tries: int = 8) -> np.ndarray:
-    """For each row, the index of an earlier-or-equal row with the very same grid.
-
-    Survey spectra of one batch mostly share a handful of wavelength grids, so
-    a few comparisons against a representative row (one pass over the batch
-    each) replace describing every row. Rows left after ``tries`` groups are
-    their own representative.
-    """
-    n = wave.shape[0]
-    rep = np.arange(n)
-    todo = np.arange(n)
-    for _ in range(tries):
-        if todo.size < 2:
-            break
-        r = int(todo[0])
-        k = int(length[r])
-        block = wave[:, :k] if todo.size == n else wave[todo, :k]
-        same = (block == wave[r, :k]).all(axis=1) & (length[todo] == k)
-        rep[todo[same]] = r
-        todo = todo[~same]
-    return rep
-
-
-def _describe_rows(batch: Batch) -> None:
-    """Recognise log-linear and linear wavelength grids of a batch, all rows at once.
-
-    Sets ``grid_kind/start/step`` so that resampling can use arithmetic; rows
-    that are neither stay explicit (0). Same tolerance as the dataset's
-    :func:`~spectromer.utils.grid.describe_grid`: every wavelength within
-    1% of a pixel of the parametric grid. Rows with the very same wavelengths
-    as another row are described once.
-    """
-    from spectromer.utils.grid import EXPLICIT, GRID_TOLERANCE, LINEAR, LOGLINEAR
-
-    n, width = batch.wave.shape
-    kind = np.full(n, EXPLICIT, np.uint8)
-    start = np.full(n, np.nan)
-    step = np.full(n, np.nan)
-    length = batch.length
-    ok = length >= 3
-    if ok.any() and width >= 3:
-        rep = _same_rows(batch.wave, length)
-        rows = np.flatnonzero(ok & (rep == np.arange(n)))
-        w = batch.wave[rows]
-        last = (length[rows] - 1)[:, None]
-        idx = np.arange(width, dtype=np.float64)[None, :]
-        valid = idx <= last
-        w0 = w[:, :1]
-        wl = np.take_along_axis(w, last, axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            pix = np.nanmin(np.where(valid[:, 1:], np.diff(w, axis=1), np.inf), axis=1)
-            tol = GRID_TOLERANCE * pix
-            for k, fwd, inv in (
-                (LOGLINEAR, np.log10, lambda v: 10.0**v),
-                (LINEAR, lambda v: v, lambda v: v),
-            ):
-                a, b = fwd(w0), fwd(wl)
-                st = (b - a) / last
-                model = inv(a + st * idx)
-                dev = np.where(valid, np.abs(model - w), 0.0).max(axis=1)
-                hit = np.isfinite(dev) & (dev <= tol) & (kind[rows] == EXPLICIT)
-                kind[rows[hit]] = k
-                start[rows[hit]] = a[hit, 0]
-                step[rows[hit]] = st[hit, 0]
-        kind, start, step = kind[rep], start[rep], step[rep]
-    batch.grid_kind, batch.grid_start, batch.grid_step = kind, start, step
-
-
-def _spectrum_arrays(spec: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    from spectromer.io import spectrum_arrays
-
-    wave, flux, _, bad = spectrum_arrays(spec)
-    z = spec.meta.get("z", np.nan) if isinstance(spec.meta, dict) else np.nan
-    try:
-        z = float(z)
-    except (TypeError, ValueError):
-        z = np.nan
-    return wave, flux, ~bad, z
-
-
-def _name_of(spec: Any, i: int) -> str:
-    meta = getattr(spec, "meta", None) or {}
-    for key in ("source", "object_id"):
-        if meta.get(key):
-            return f"spectrum {i} ({meta[key]})"
-    return f"spectrum {i}"
+#: The imaging name of the one batch type (:class:`spectromer.spectra.SpectrumBatch`).
+Batch = SpectrumBatch
 
 
 def as_batch(
@@ -189,16 +36,16 @@ def as_batch(
     mask: np.ndarray | None = None,
     z: Any = None,
     indices: Sequence[int] | np.ndarray | None = None,
-) -> Batch:
-    """Coerce any supported input into a :class:`Batch`.
+) -> SpectrumBatch:
+    """All of some spectra as one :class:`~spectromer.spectra.SpectrumBatch`.
+
+    A convenience for small inputs: ``as_source(spectra, ...).batch(all)`` (see
+    :func:`spectromer.spectra.as_source`), with the redshifts optionally replaced.
 
     Parameters
     ----------
-    spectra : Spectrum, sequence of Spectrum, SpectraDataset, dict or ndarray
-        A ``specutils.Spectrum`` (1-D), a list of them, a
-        :class:`~spectromer.datasets.SpectraDataset` (rows ``indices``), a batch
-        dict from ``SpectraDataset.iter_batches`` or a flux array (1-D or
-        (N, L)) with ``wavelength``.
+    spectra : Spectrum, sequence of Spectrum, SpectraDataset, SpectrumBatch, dict or ndarray
+        Anything :func:`~spectromer.spectra.as_source` takes, or a batch (returned as is).
     wavelength : array or Quantity, optional
         For flux arrays: the wavelength grid, (L,) shared or (N, L) per row,
         in Angstrom unless a Quantity.
@@ -208,139 +55,22 @@ def as_batch(
         Redshift(s) for rest-frame grids; overrides ``meta["z"]``.
     indices : array of int, optional
         For datasets: which rows.
+
+    Examples
+    --------
+    >>> from spectromer.datasets import load_sample
+    >>> from spectromer.imaging.prepare import as_batch
+    >>> b = as_batch(load_sample(), indices=[0, 1], z=0.0)
+    >>> len(b), b.z.tolist()
+    (2, [0.0, 0.0])
     """
-    from specutils import Spectrum
-
-    if isinstance(spectra, Spectrum):
-        spectra = [spectra]
-    if hasattr(spectra, "iter_batches") and hasattr(spectra, "arrays"):  # SpectraDataset
-        ds = spectra
-        idx = np.arange(len(ds)) if indices is None else np.asarray(indices, dtype=np.int64)
-        data = ds._batch(idx) if idx.size else None
-        if data is None:
-            return _from_arrays([], [], [], [], [])
-        batch = _batch_from_dict(data)  # the dict carries the grid parameters
-        if "z" in ds.meta.colnames:
-            zz = np.asarray(
-                ds.meta["z"].filled(np.nan) if hasattr(ds.meta["z"], "filled") else ds.meta["z"],
-                dtype=np.float64,
-            )
-            batch.z = zz[idx]
-        names = ds.meta["source"] if "source" in ds.meta.colnames else None
-        batch.names = [
-            f"spectrum {i}" + (f" ({names[i]})" if names is not None else "") for i in idx
-        ]
-    elif isinstance(spectra, dict) and "flux" in spectra:
-        batch = _batch_from_dict(spectra)
-    elif isinstance(spectra, np.ndarray) or (
-        hasattr(spectra, "unit") and hasattr(spectra, "value")
-    ):
-        batch = _batch_from_flux(spectra, wavelength, mask)
+    if isinstance(spectra, SpectrumBatch):
+        batch = spectra
     else:
-        try:
-            items = list(spectra)
-        except TypeError:
-            raise TypeError(
-                "spectra must be a Spectrum, a sequence of Spectrum, a SpectraDataset or a "
-                f"flux array with wavelength=..., got {type(spectra).__name__}"
-            ) from None
-        parts = []
-        for i, s in enumerate(items):
-            if not isinstance(s, Spectrum):
-                raise TypeError(f"item {i} is a {type(s).__name__}, not a specutils Spectrum")
-            parts.append(_spectrum_arrays(s))
-        names = [_name_of(s, i) for i, s in enumerate(items)]
-        batch = _from_arrays(
-            [p[0] for p in parts],
-            [p[1] for p in parts],
-            [p[2] for p in parts],
-            [p[3] for p in parts],
-            names,
-        )
-        _describe_rows(batch)
+        src = as_source(spectra, wavelength=wavelength, mask=mask, indices=indices)
+        batch = src.batch(np.arange(len(src)))
     if z is not None:
-        zz = np.broadcast_to(np.asarray(z, dtype=np.float64), (len(batch),))
-        batch.z = zz.copy()
-    return batch
-
-
-def _batch_from_dict(data: dict[str, np.ndarray]) -> Batch:
-    flux = np.asarray(data["flux"], dtype=np.float32)
-    if flux.ndim == 1:
-        flux = flux[None]
-    wave = np.asarray(data["wave"], dtype=np.float64).reshape(flux.shape)
-    bad = np.asarray(data.get("mask", np.zeros(flux.shape, bool)), bool).reshape(flux.shape)
-    if "ivar" in data:
-        bad = bad | ~(np.asarray(data["ivar"]).reshape(flux.shape) > 0)
-    length = np.asarray(data.get("length", np.full(flux.shape[0], flux.shape[1])), np.int64)
-    good = ~bad & np.isfinite(flux) & np.isfinite(wave)
-    idx = data.get("index", np.arange(flux.shape[0]))
-    batch = Batch(
-        wave,
-        np.where(np.isfinite(flux), flux, 0).astype(np.float32),
-        good,
-        length,
-        np.full(flux.shape[0], np.nan),
-        [f"spectrum {int(i)}" for i in idx],
-    )
-    if "grid_kind" in data:
-        batch.grid_kind = np.asarray(data["grid_kind"])
-        batch.grid_start = np.asarray(data["grid_start"], dtype=np.float64)
-        batch.grid_step = np.asarray(data["grid_step"], dtype=np.float64)
-    else:
-        _describe_rows(batch)
-    return batch
-
-
-def _batch_from_flux(flux: Any, wavelength: Any, mask: np.ndarray | None) -> Batch:
-    import astropy.units as u
-
-    if wavelength is None:
-        raise ValueError("a flux array needs its wavelength grid: pass wavelength=...")
-    if isinstance(wavelength, u.Quantity):
-        wavelength = wavelength.to_value(u.AA, equivalencies=u.spectral())
-    flux = np.asarray(getattr(flux, "value", flux), dtype=np.float64)
-    if flux.ndim == 1:
-        flux = flux[None]
-    if flux.ndim != 2:
-        raise ValueError(f"flux must be 1-D or 2-D (N, L), got shape {flux.shape}")
-    wave = np.asarray(wavelength, dtype=np.float64)
-    if wave.ndim == 1:
-        if wave.size != flux.shape[1]:
-            raise ValueError(
-                f"wavelength has {wave.size} values but flux rows have {flux.shape[1]}"
-            )
-        wave = np.broadcast_to(wave, flux.shape)
-    elif wave.shape != flux.shape:
-        raise ValueError(f"wavelength shape {wave.shape} does not match flux shape {flux.shape}")
-    bad = np.zeros(flux.shape, bool) if mask is None else np.asarray(mask, bool)
-    if bad.shape != flux.shape:
-        raise ValueError(f"mask shape {bad.shape} does not match flux shape {flux.shape}")
-    n = flux.shape[0]
-    good = ~bad & np.isfinite(flux) & np.isfinite(wave)
-    batch = Batch(
-        np.array(wave, dtype=np.float64),
-        np.where(np.isfinite(flux), flux, 0.0).astype(np.float32),
-        good,
-        np.full(n, flux.shape[1], np.int64),
-        np.full(n, np.nan),
-        [f"spectrum {i}" for i in range(n)],
-    )
-    shared = np.ndim(wavelength) == 1
-    if shared and wave.shape[1] > 2 and np.all(np.diff(wave[0]) > 0):
-        from spectromer.utils.grid import describe_grid
-
-        kind, start, step = describe_grid(wave[0])
-        batch.grid_kind = np.full(n, kind, np.uint8)
-        batch.grid_start = np.full(n, start)
-        batch.grid_step = np.full(n, step)
-    elif not shared:
-        batch.length = np.where(
-            np.isfinite(batch.wave).any(axis=1),
-            batch.wave.shape[1] - np.argmax(np.isfinite(batch.wave)[:, ::-1], axis=1),
-            0,
-        ).astype(np.int64)
-        _describe_rows(batch)
+        batch.z = np.broadcast_to(np.asarray(z, dtype=np.float64), (len(batch),)).copy()
     return batch
 
 
@@ -374,7 +104,7 @@ def grid_wavelengths(config: RenderConfig, n_values: int) -> np.ndarray:
 
 
 def _positions(
-    batch: Batch,
+    batch: SpectrumBatch,
     rows: np.ndarray,
     target: np.ndarray,
     log_grid: np.ndarray | None = None,
@@ -441,7 +171,7 @@ def _unique_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _grid_positions(
-    batch: Batch, config: RenderConfig, m: int, has: np.ndarray
+    batch: SpectrumBatch, config: RenderConfig, m: int, has: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the grid values on each row's native pixels, shared between rows.
 
@@ -575,7 +305,7 @@ def _zero_outside(arr: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.nd
 
 
 def _fill_masked(
-    batch: Batch, bad: np.ndarray, has: np.ndarray, first: np.ndarray, last: np.ndarray
+    batch: SpectrumBatch, bad: np.ndarray, has: np.ndarray, first: np.ndarray, last: np.ndarray
 ) -> np.ndarray:
     """Flux with masked pixels linearly interpolated from good neighbours (float32).
 
@@ -718,7 +448,7 @@ class _Resampled:
 
 
 def _resample_runs(
-    batch: Batch,
+    batch: SpectrumBatch,
     config: RenderConfig,
     longest: int | None = None,
     n_values: int | None = None,
@@ -733,6 +463,12 @@ def _resample_runs(
     grid values the image size implies.
     """
     n = len(batch)
+    if not batch.has_wavelength and config.grid in ("log", "linear"):
+        raise ValueError(
+            f"grid={config.grid!r} places pixels by wavelength, but these spectra came as a "
+            "flux array without wavelength=...: pass their wavelength grid, or use "
+            "grid='index' or 'stretch'"
+        )
     if longest is None:
         longest = int(batch.length.max()) if n else 0
     m = config.n_values(longest) if n_values is None else int(n_values)
@@ -780,7 +516,7 @@ def _resample_runs(
 
 
 def resample(
-    batch: Batch, config: RenderConfig, n_values: int | None = None
+    batch: SpectrumBatch, config: RenderConfig, n_values: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Values to show, per spectrum, on the configured grid (all rows vectorised).
 
@@ -792,8 +528,8 @@ def resample(
 
     Parameters
     ----------
-    batch : Batch
-        Spectra from :func:`as_batch`.
+    batch : SpectrumBatch
+        Spectra (from a source's ``batch``, or :func:`as_batch`).
     config : RenderConfig
         Grid (``log``, ``linear``, ``index``, ``stretch``), wavelength range, frame
         and mask policy.

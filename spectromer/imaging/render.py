@@ -12,7 +12,8 @@ import numpy as np
 
 from .config import RenderConfig, make_config
 from .kinds import Values, _levels, _place_blocks, _place_rgb_levels, get_kind
-from .prepare import Batch, _resample_runs, as_batch, grid_wavelengths
+from ..spectra import SpectrumBatch, SpectrumSource, as_source
+from .prepare import _resample_runs, grid_wavelengths
 
 __all__ = ["render", "render_batches", "to_image", "save_images", "SpectrumToImage", "OUTPUTS"]
 
@@ -29,7 +30,7 @@ OUTPUTS = ("uint8", "float32")
 CHUNK = 64
 
 
-def _values(batch: Batch, config: RenderConfig, longest: int | None = None) -> Values:
+def _values(batch: SpectrumBatch, config: RenderConfig, longest: int | None = None) -> Values:
     r = _resample_runs(batch, config, longest)
     grid = z = None
     if config.grid in ("log", "linear"):
@@ -40,7 +41,7 @@ def _values(batch: Batch, config: RenderConfig, longest: int | None = None) -> V
 
 
 def _render_batch(
-    batch: Batch, config: RenderConfig, output: str, errors: str, out: np.ndarray | None = None
+    batch: SpectrumBatch, config: RenderConfig, output: str, errors: str, out: np.ndarray | None = None
 ) -> np.ndarray:
     n = len(batch)
     empty = ~batch.good.any(axis=1) if n else np.zeros(0, bool)
@@ -68,7 +69,7 @@ def _render_batch(
 
 
 def _render_rows(
-    batch: Batch,
+    batch: SpectrumBatch,
     kind: Any,
     config: RenderConfig,
     output: str,
@@ -117,69 +118,16 @@ def _check_output(output: str) -> None:
         raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
 
 
-def _chunks(spectra: Any, wavelength: Any, mask: Any, z: Any, indices: Any, batch_size: int):
-    """Yield (start, stop, Batch) over any input, batch_size spectra at a time."""
-    from specutils import Spectrum
-
-    if isinstance(spectra, Spectrum):
-        spectra = [spectra]
-    if hasattr(spectra, "iter_batches") and hasattr(spectra, "arrays"):
-        idx = np.arange(len(spectra)) if indices is None else np.asarray(indices, np.int64)
-        zz = None if z is None else np.broadcast_to(np.asarray(z, float), idx.shape)
-        for s in range(0, idx.size, batch_size):
-            sl = slice(s, s + batch_size)
-            yield (
-                s,
-                min(s + batch_size, idx.size),
-                as_batch(spectra, indices=idx[sl], z=None if zz is None else zz[sl]),
-            )
-        return
-    if isinstance(spectra, np.ndarray) or hasattr(spectra, "unit"):
-        flux = np.asarray(getattr(spectra, "value", spectra))
-        flux = flux[None] if flux.ndim == 1 else flux
-        wave = wavelength
-        if wave is not None and not hasattr(wave, "unit"):
-            wave = np.asarray(wave)
-        n = flux.shape[0]
-        zz = None if z is None else np.broadcast_to(np.asarray(z, float), (n,))
-        for s in range(0, n, batch_size):
-            sl = slice(s, s + batch_size)
-            wv = wave
-            if wave is not None and np.ndim(wave) == 2:
-                wv = wave[sl]
-            mk = None if mask is None else np.asarray(mask).reshape(flux.shape)[sl]
-            yield (
-                s,
-                min(s + batch_size, n),
-                as_batch(flux[sl], wv, mask=mk, z=None if zz is None else zz[sl]),
-            )
-        return
-    if isinstance(spectra, dict):
-        batch = as_batch(spectra, z=z)
-        yield 0, len(batch), batch
-        return
-    items = list(spectra)
-    zz = None if z is None else np.broadcast_to(np.asarray(z, float), (len(items),))
-    for s in range(0, len(items), batch_size):
-        sl = slice(s, s + batch_size)
-        batch = as_batch(items[sl], z=None if zz is None else zz[sl])
-        batch.names = [n.replace("spectrum ", f"spectrum {s}+", 1) for n in batch.names]
-        yield s, min(s + batch_size, len(items)), batch
-
-
-def _count(spectra: Any, indices: Any) -> int:
-    from specutils import Spectrum
-
-    if isinstance(spectra, Spectrum):
-        return 1
-    if hasattr(spectra, "iter_batches") and hasattr(spectra, "arrays"):
-        return len(spectra) if indices is None else len(np.asarray(indices))
-    if isinstance(spectra, np.ndarray) or hasattr(spectra, "unit"):
-        flux = np.asarray(getattr(spectra, "value", spectra))
-        return 1 if flux.ndim == 1 else flux.shape[0]
-    if isinstance(spectra, dict):
-        return int(np.atleast_2d(spectra["flux"]).shape[0])
-    return len(spectra)
+def _chunks(source: SpectrumSource, z: Any, batch_size: int):
+    """Yield (start, stop, SpectrumBatch) over a source, batch_size spectra at a time."""
+    n = len(source)
+    zz = None if z is None else np.broadcast_to(np.asarray(z, float), (n,))
+    for s in range(0, n, batch_size):
+        e = min(s + batch_size, n)
+        batch = source.batch(np.arange(s, e))
+        if zz is not None:
+            batch.z = zz[s:e].copy()
+        yield s, e, batch
 
 
 def render_batches(
@@ -208,18 +156,14 @@ def render_batches(
     [(4, 32, 32, 3), (4, 32, 32, 3), (2, 32, 32, 3)]
     """
     cfg = make_config(config, **options)
-    yield from _run(
-        spectra, cfg, wavelength, mask, z, indices, output, batch_size, progress, errors
-    )
+    source = as_source(spectra, wavelength=wavelength, mask=mask, indices=indices)
+    yield from _run(source, cfg, z, output, batch_size, progress, errors)
 
 
 def _run(
-    spectra: Any,
+    source: SpectrumSource,
     cfg: RenderConfig,
-    wavelength: Any,
-    mask: np.ndarray | None,
     z: Any,
-    indices: Any,
     output: str,
     batch_size: int,
     progress: bool,
@@ -236,9 +180,9 @@ def _run(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=_count(spectra, indices), desc=f"render {cfg.kind}", unit="spectrum")
+        bar = tqdm(total=len(source), desc=f"render {cfg.kind}", unit="spectrum")
     try:
-        for s, e, batch in _chunks(spectra, wavelength, mask, z, indices, batch_size):
+        for s, e, batch in _chunks(source, z, batch_size):
             target = None if out is None else out[s:e]
             yield _render_batch(batch, cfg, output, errors, out=target)
             if bar is not None:
@@ -312,14 +256,13 @@ def render(
     """
     cfg = make_config(config, **options)
     _check_output(output)
-    n = _count(spectra, indices)
+    source = as_source(spectra, wavelength=wavelength, mask=mask, indices=indices)
+    n = len(source)
     h, w = cfg.shape
     c = cfg.channels
     shape = (n, h, w, c) if output == "uint8" else (n, c, h, w)
     out = np.empty(shape, np.uint8 if output == "uint8" else np.float32)
-    for _ in _run(
-        spectra, cfg, wavelength, mask, z, indices, output, batch_size, progress, errors, out
-    ):
+    for _ in _run(source, cfg, z, output, batch_size, progress, errors, out):
         pass
     return out
 
@@ -561,15 +504,19 @@ def _default_names(spectra: Any, indices: Any) -> list[str]:
             return str(meta["object_id"])
         return f"spectrum-{i:06d}"
 
+    from ..datasets import SpectraDataset
+
     if isinstance(spectra, Spectrum):
         spectra = [spectra]
-    if hasattr(spectra, "meta_row"):
+    if isinstance(spectra, SpectraDataset):
         idx = range(len(spectra)) if indices is None else indices
         names = [stem(spectra.meta_row(int(i)), int(i)) for i in idx]
-    elif isinstance(spectra, (list, tuple)):
-        names = [stem(getattr(s, "meta", {}) or {}, i) for i, s in enumerate(spectra)]
+    elif isinstance(spectra, (list, tuple)) and all(isinstance(s, Spectrum) for s in spectra):
+        names = [stem(s.meta if isinstance(s.meta, dict) else {}, i)
+                 for i, s in enumerate(spectra)]
     else:
-        names = [f"spectrum-{i:06d}" for i in range(_count(spectra, indices))]
+        n = len(as_source(spectra, indices=indices))
+        names = [f"spectrum-{i:06d}" for i in range(n)]
     if len(set(names)) != len(names):  # e.g. DESI targets from one file
         names = [f"{n}-{i:06d}" for i, n in enumerate(names)]
     return names

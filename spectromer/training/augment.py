@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..spectra import SpectrumBatch
+
 __all__ = ["Augmentation", "as_augmentation", "SPEED_OF_LIGHT_KMS"]
 
 SPEED_OF_LIGHT_KMS = 299_792.458
@@ -47,11 +49,12 @@ class Augmentation:
     >>> import numpy as np
     >>> from spectromer.training import Augmentation
     >>> aug = Augmentation(noise=1.0, shift_kms=30.0)
-    >>> batch = {"wave": np.tile(np.linspace(4000, 8000, 50), (2, 1)),
-    ...          "flux": np.ones((2, 50), np.float32), "ivar": np.full((2, 50), 4.0, np.float32),
-    ...          "mask": np.zeros((2, 50), bool)}
+    >>> from spectromer.spectra import as_source
+    >>> src = as_source(np.ones((2, 50)), wavelength=np.linspace(4000, 8000, 50),
+    ...                 ivar=np.full((2, 50), 4.0))
+    >>> batch = src.batch([0, 1])
     >>> out = aug(batch, np.random.default_rng(0))
-    >>> bool(np.all(out["flux"] != 1.0)), bool(np.any(out["wave"] != batch["wave"]))
+    >>> bool(np.all(out.flux != 1.0)), bool(np.any(out.wave != batch.wave))
     (True, True)
     """
 
@@ -82,14 +85,17 @@ class Augmentation:
         d["scale"] = list(d["scale"])
         return d
 
-    def __call__(
-        self, batch: dict[str, np.ndarray], rng: np.random.Generator
-    ) -> dict[str, np.ndarray]:
-        """Return an augmented copy of a padded batch dict (the input is not modified)."""
-        out = dict(batch)
-        flux = np.array(batch["flux"], dtype=np.float32)
-        ivar = np.asarray(batch.get("ivar", np.zeros_like(flux)), dtype=np.float32)
-        mask = np.array(batch.get("mask", np.zeros(flux.shape, bool)), dtype=bool)
+    def __call__(self, batch: SpectrumBatch, rng: np.random.Generator) -> SpectrumBatch:
+        """Return an augmented copy of a :class:`~spectromer.spectra.SpectrumBatch`
+        (the input is not modified)."""
+        if not isinstance(batch, SpectrumBatch):
+            raise TypeError(
+                f"Augmentation takes a SpectrumBatch (a source's batch), got {type(batch).__name__}"
+            )
+        flux = np.array(batch.flux, dtype=np.float32)
+        ivar = np.asarray(batch.ivar, dtype=np.float32)
+        mask = np.array(batch.mask, dtype=bool)
+        wave = batch.wave
         b, width = flux.shape
         chosen = rng.random(b) < self.p
         if self.noise > 0:
@@ -105,22 +111,23 @@ class Augmentation:
             factor = np.where(chosen, factor, 1.0).astype(np.float32)
             flux *= factor[:, None]
             ivar = ivar / (factor[:, None] ** 2)
-        if self.shift_kms > 0:
+        shifted = self.shift_kms > 0
+        if shifted:
             v = rng.uniform(-self.shift_kms, self.shift_kms, b) * chosen
-            out["wave"] = np.asarray(batch["wave"], dtype=np.float64) * (
-                1.0 + v[:, None] / SPEED_OF_LIGHT_KMS
-            )
-            for key in ("grid_kind", "grid_start", "grid_step"):
-                out.pop(key, None)  # the compact grid no longer describes the shifted wave
+            wave = np.asarray(batch.wave, dtype=np.float64) * (1.0 + v[:, None] / SPEED_OF_LIGHT_KMS)
         if self.mask_runs > 0 and self.mask_width > 0:
-            lengths = np.asarray(batch.get("length", np.full(b, width)), dtype=np.int64)
+            lengths = batch.length
             runs = rng.integers(0, self.mask_runs + 1, b) * chosen
             for i in np.flatnonzero(runs):
                 w = max(1, int(round(self.mask_width * lengths[i])))
                 starts = rng.integers(0, max(1, lengths[i] - w), runs[i])
                 for s in starts:
                     mask[i, s : s + w] = True
-        out["flux"], out["ivar"], out["mask"] = flux, np.where(mask, 0, ivar), mask
+        out = batch.replace(
+            wave=wave, flux=flux, ivar=np.where(mask, 0, ivar).astype(np.float32), mask=mask
+        )
+        if shifted:  # the compact grid no longer describes the shifted wavelengths
+            out.describe_grids()
         return out
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..imaging import RenderConfig, render
 from .augment import Augmentation
-from .source import SpectrumSource
+from ..spectra import SpectrumSource
 
 __all__ = ["RenderedBatches", "PixelStandardizer", "make_loader"]
 
