@@ -189,7 +189,8 @@ def _estimator(backbone: str, precision: str, args, **extra):
 
 def _render_rate(ds, config, augment, rows: np.ndarray, batch_size: int) -> float:
     """Images/s of loading + augmenting + rendering the training batches, no model."""
-    from spectromer.training import RenderedBatches, as_augmentation, as_source
+    from spectromer.spectra import as_source
+    from spectromer.training import RenderedBatches, as_augmentation
 
     data = RenderedBatches(
         as_source(ds, indices=rows),

@@ -24,7 +24,7 @@ import numpy as np
 from spectromer import SpectromerModel
 from spectromer.datasets import load_sample
 from spectromer.models import MaskedImagePretrainer, read_backbone_metadata
-from spectromer.training import as_source
+from spectromer.spectra import as_source
 
 ds = load_sample()
 split = ds.load_split("default")

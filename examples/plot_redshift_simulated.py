@@ -22,7 +22,7 @@ import numpy as np
 from spectromer.baselines import make_baseline
 from spectromer.datasets import simulate_sdss
 from spectromer.evaluation import plot_redshift, redshift_metrics
-from spectromer.training import as_source
+from spectromer.spectra import as_source
 
 path = Path(tempfile.mkdtemp()) / "simulated_sdss.h5"
 ds = simulate_sdss(400, path, classes=("GALAXY", "QSO"), seed=0)

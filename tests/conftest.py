@@ -5,6 +5,8 @@
 * ``data_dir`` points at the small fixtures committed in ``tests/data``.
 * ``shared_data`` points at the real survey data in ``<repo>/../shared/data`` and skips
   the test where that folder is absent (a fresh clone, a user's machine, a wheel install).
+* ``interrupt_after`` makes a trainer callback that interrupts training after an epoch
+  (for the resume tests), optionally in every ``Trainer`` an estimator builds.
 * A ``ci`` Hypothesis profile (no deadline, 25 examples) is registered and loaded by
   default; set ``HYPOTHESIS_PROFILE`` to load another registered profile instead.
 """
@@ -49,3 +51,42 @@ def shared_data() -> Path:
     if not SHARED_DATA_DIR.is_dir():
         pytest.skip(f"real survey data not available: {SHARED_DATA_DIR} does not exist")
     return SHARED_DATA_DIR
+
+
+class TrainingInterrupted(Exception):
+    """Raised by the callback of the ``interrupt_after`` fixture: a stand-in for Ctrl-C."""
+
+
+@pytest.fixture
+def interrupt_after(monkeypatch):
+    """``interrupt_after(n)``: a trainer callback that raises ``interrupt_after.error`` once,
+    at the end of epoch ``n`` (from 1), after that epoch's checkpoint is written.
+
+    With ``every_trainer=True`` the callback is also added to every
+    :class:`~spectromer.training.Trainer` made during the test (through its ``callbacks``
+    parameter), to interrupt the trainers that the estimators build.
+    """
+    from spectromer.training import Callback, Trainer
+
+    class Interrupt(Callback):
+        def __init__(self, epoch: int) -> None:
+            self.epoch, self.fired = epoch, False
+
+        def on_epoch_end(self, trainer, epoch, logs):
+            if epoch + 1 == self.epoch and not self.fired:
+                self.fired = True
+                raise TrainingInterrupted(f"interrupted after epoch {self.epoch}")
+
+    def arm(epoch: int, *, every_trainer: bool = False) -> Callback:
+        callback = Interrupt(epoch)
+        if every_trainer:
+            init = Trainer.__init__
+
+            def with_interrupt(self, *args, callbacks=None, **kwargs):
+                init(self, *args, callbacks=[*(callbacks or ()), callback], **kwargs)
+
+            monkeypatch.setattr(Trainer, "__init__", with_interrupt)
+        return callback
+
+    arm.error = TrainingInterrupted
+    return arm

@@ -10,7 +10,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from spectromer.baselines import BASELINES, SpectrumResampler, make_baseline
-from spectromer.training import as_source
+from spectromer.spectra import as_source
 
 WAVE = np.geomspace(4000.0, 8000.0, 800)
 

@@ -200,7 +200,7 @@ def test_seed_reproducible(small, tmp_path):
 def test_regression_with_extra_test_and_saved_models(simulated, tmp_path):
     import joblib
 
-    from spectromer.training import as_source
+    from spectromer.spectra import as_source
 
     train, extra = simulated
     result = run_benchmark(train, "z", models=["knn", "rf"], quick=True, out=tmp_path,

@@ -14,6 +14,7 @@ from spectromer.cli import main  # noqa: E402
 from spectromer.datasets import sample_path  # noqa: E402
 
 TINY = [
+    "--backbone", "vit_tiny_patch16_224", "--pretrained", "none", "--seed", "0",
     "--image-size", "32", "--backbone-option", "patch_size=8", "--backbone-option", "depth=2",
     "--batch-size", "32", "--no-progress", "--device", "cpu",
 ]  # fmt: skip
@@ -108,3 +109,36 @@ def test_predict_errors(trained, tmp_path, capsys):
     assert "no spectrum files found" in capsys.readouterr().err
     assert main(["predict", str(trained), str(sample_path()), "--out", "p.txt"]) == 1
     assert ".csv, .ecsv or .fits" in capsys.readouterr().err
+
+
+class _Stop(ValueError):
+    """Raised by the fit spy: the CLI built its estimator, nothing is trained."""
+
+
+@pytest.mark.parametrize("command", ["train", "pretrain"])
+def test_cli_defaults_are_the_estimator_defaults(command, tmp_path, monkeypatch, capsys):
+    from spectromer.cli.pretrain import PRETRAIN_OPTIONS
+    from spectromer.cli.train import NEGATED_FLAGS, TRAIN_OPTIONS
+    from spectromer.models import MaskedImagePretrainer
+
+    cls = SpectromerModel if command == "train" else MaskedImagePretrainer
+    built = []
+
+    def spy(self, *args, **kwargs):
+        built.append(self.get_params())
+        raise _Stop("stop")
+
+    monkeypatch.setattr(cls, "fit", spy)
+    args = ["--label", "type"] if command == "train" else []
+    out = tmp_path / ("m" if command == "train" else "b.safetensors")
+    assert main([command, str(sample_path()), *args, "--out", str(out)]) == 1
+    (params,) = built
+    defaults = cls().get_params()
+    if command == "train":  # the CLI checkpoints by default, into the model's folder
+        assert params.pop("checkpoint_dir") == str(out / "checkpoints")
+        defaults.pop("checkpoint_dir")
+    assert params == defaults
+    options = TRAIN_OPTIONS if command == "train" else PRETRAIN_OPTIONS
+    assert set(options.values()) | set(NEGATED_FLAGS.values()) <= set(defaults) | {
+        "checkpoint_dir"
+    }  # every option names a real parameter

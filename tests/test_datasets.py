@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spectromer.datasets import DatasetWriter, SpectraDataset, stratified_split
-from spectromer.utils import grid as _grid
 from spectromer.datasets.labels import derive_labels, stellar_type
+from spectromer.utils import grid as _grid
 
 
 def _toy(rng, n, kind="loglinear"):

@@ -86,6 +86,120 @@ def test_parameter_errors(sample):
         SpectromerModel(**TINY).fit(sample, "type", indices=rows, resume=True)
 
 
+BAD_PARAMS = [
+    dict(task="clustering"),
+    dict(loss="hinge"),
+    dict(loss="mse"),  # a regression loss for a classifier
+    dict(task="regression", loss="cross_entropy"),
+    dict(epochs=0),
+    dict(epochs=1.5),
+    dict(batch_size=0),
+    dict(lr=-1.0),
+    dict(lr="fast"),
+    dict(weight_decay=-0.1),
+    dict(warmup=-1),
+    dict(label_smoothing=1.0),
+    dict(class_weight="even"),
+    dict(class_weight=[1, 2]),
+    dict(augment="yes"),
+    dict(augment={"colour": 1.0}),
+    dict(validation_fraction=1.0),
+    dict(early_stopping=-2),
+    dict(grad_clip=0.0),
+    dict(device=3),
+    dict(device="tpu"),
+    dict(precision="fp8"),
+    dict(precision="fp16"),  # CUDA only; the tests run on the CPU
+    dict(num_workers=-1),
+    dict(checkpoint_dir=3),
+    dict(random_state="seed"),
+    dict(progress="yes"),
+    dict(standardize="zscore"),
+    dict(test_time_augmentation=-1),
+    dict(backbone=3),
+    dict(pretrained=3),
+    dict(representation="nope"),
+    dict(image_size=0),
+    dict(image_size=4),  # the renderer needs 8 pixels
+    dict(render_options={"size": 64}),
+    dict(render_options={"colour": "red"}),
+    dict(render_options=[("grid", "log")]),
+    dict(backbone_options=["depth"]),
+]
+
+
+@pytest.mark.parametrize(
+    "bad", BAD_PARAMS, ids=lambda b: "-".join(f"{k}={v}" for k, v in b.items())
+)
+def test_every_bad_parameter_is_refused_before_reading_data(bad, monkeypatch):
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was read before the parameters were checked")
+
+    monkeypatch.setattr(SpectromerModel, "_as_source", no_data)
+    model = SpectromerModel(**(TINY | dict(epochs=1) | bad))
+    with pytest.raises(ValueError, match=next(iter(bad)) if "loss" not in bad else "loss|regr"):
+        model.fit(np.ones((4, 50)), np.array(["a", "b", "a", "b"]))
+
+
+def test_bad_class_weight_is_refused_before_rendering(sample, monkeypatch):
+    import spectromer.models.factory as factory
+    import spectromer.models.image as image
+
+    def never(*args, **kwargs):
+        raise AssertionError("rendered or built a model before checking class_weight")
+
+    monkeypatch.setattr(image, "RenderedBatches", never)
+    monkeypatch.setattr(factory, "create_model", never)
+    model = SpectromerModel(**TINY, epochs=1, class_weight={"Z": 2.0})
+    with pytest.raises(ValueError, match="class_weight names unknown classes"):
+        model.fit(sample, "type", indices=np.arange(0, 600, 50))
+    model.set_params(class_weight={"A": "heavy"})
+    with pytest.raises(ValueError, match="class_weight values must be numbers"):
+        model.fit(sample, "type", indices=np.arange(0, 600, 50))
+
+
+def test_predict_time_parameters_are_checked_at_predict(fitted, sample, monkeypatch):
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was read before the parameters were checked")
+
+    model = clone(fitted)
+    model.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+    model.set_params(test_time_augmentation=-1)
+    monkeypatch.setattr(SpectromerModel, "_as_source", no_data)
+    with pytest.raises(ValueError, match="test_time_augmentation"):
+        model.predict(sample, indices=[0])
+
+
+def test_tags_follow_the_task():
+    from sklearn.utils import get_tags
+
+    clf, reg = SpectromerModel(), SpectromerModel(task="regression")
+    assert is_classifier(clf) and not is_regressor(clf)
+    assert is_regressor(reg) and not is_classifier(reg)
+    ct, rt = get_tags(clf), get_tags(reg)
+    assert ct.classifier_tags is not None and ct.regressor_tags is None
+    assert rt.regressor_tags is not None and rt.classifier_tags is None
+    assert rt.target_tags.multi_output and ct.target_tags.required and rt.target_tags.required
+    assert ct.input_tags.allow_nan and rt.input_tags.allow_nan  # NaN pixels are masked
+    assert ct.non_deterministic and not get_tags(SpectromerModel(random_state=0)).non_deterministic
+    assert clf._more_tags()["allow_nan"] and reg._estimator_type == "regressor"  # sklearn < 1.6
+    assert hasattr(clf, "predict_proba")
+    assert not hasattr(reg, "predict_proba")
+    with pytest.raises(AttributeError, match="predict_proba"):
+        getattr(reg, "predict_proba")  # noqa: B009
+
+
+def test_targets_of_the_wrong_kind(sample):
+    rows = np.arange(0, 600, 50)
+    with pytest.raises(ValueError, match="Unknown label type: 'continuous'.*task='regression'"):
+        SpectromerModel(**TINY, epochs=1).fit(sample, np.linspace(0.1, 3.3, rows.size),
+                                              indices=rows)  # fmt: skip
+    with pytest.raises(ValueError, match="complex targets"):
+        SpectromerModel(**TINY, epochs=1, task="regression").fit(
+            sample, np.ones(rows.size) * (1 + 1j), indices=rows
+        )
+
+
 def test_target_errors(sample):
     model = SpectromerModel(epochs=1, **TINY)
     with pytest.raises(KeyError, match="no metadata column 'colour'"):
@@ -211,9 +325,9 @@ def test_regression_end_to_end(sample, split, tmp_path):
     assert "val_r2" in model.history_[-1]
     model.save(tmp_path / "reg")
     again = SpectromerModel.load(tmp_path / "reg")
-    m2, s2 = again.predict(sample, indices=test[:5], return_std=True)
-    np.testing.assert_array_equal(m2, mean[:5])
-    np.testing.assert_array_equal(s2, std[:5])
+    m2, s2 = again.predict(sample, indices=test, return_std=True)  # same batches: same numbers
+    np.testing.assert_array_equal(m2, mean)
+    np.testing.assert_array_equal(s2, std)
 
 
 def test_regression_huber_two_targets(sample):
@@ -297,24 +411,14 @@ def test_pretrained_from_local_file(sample, tmp_path):
 
 
 # -- checkpoints, resume, DDP --------------------------------------------------------------
-def test_resume_after_interruption(sample, tmp_path, monkeypatch):
-    from spectromer.training import Trainer
-
+def test_resume_after_interruption(sample, tmp_path, interrupt_after):
     rows = np.arange(0, 600, 15)
     params = TINY | dict(epochs=3, checkpoint_dir=str(tmp_path / "ckpt"))
     full = SpectromerModel(**(TINY | dict(epochs=3))).fit(sample, "type", indices=rows)
 
-    class Stop(Exception):
-        pass
-
-    def stop(self, epoch):
-        if epoch == 0:
-            raise Stop
-
-    monkeypatch.setattr(Trainer, "_end_epoch", stop)
-    with pytest.raises(Stop):
+    interrupt_after(1, every_trainer=True)  # the trainer the estimator builds stops there
+    with pytest.raises(interrupt_after.error):
         SpectromerModel(**params).fit(sample, "type", indices=rows)
-    monkeypatch.undo()
     assert (tmp_path / "ckpt" / "checkpoint.pt").is_file()
     resumed = SpectromerModel(**params).fit(sample, "type", indices=rows, resume=True)
     np.testing.assert_array_equal(

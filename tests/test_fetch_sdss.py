@@ -1,20 +1,23 @@
-"""Tests of SDSS fetching (``spectromer.datasets.sdss_fetch`` and ``spectromer fetch sdss``).
+"""Tests of SDSS fetching (``spectromer.datasets.sdss`` and ``spectromer fetch sdss``).
 
-The network is never used (except by the ``remote_data`` test): astroquery's
-request layer is mocked the way astroquery's own SDSS tests do it, by
-monkeypatching ``_request`` (the SQL query) and ``_download_file`` (the spectrum
-files) on the ``astroquery.sdss.SDSS`` instance. The query answers with a CSV
-built from the real SDSS fixture files in ``tests/data``, and the downloads
-serve those files.
+The network is never used (except by the ``remote_data`` test). The SQL query is
+answered the way astroquery's own SDSS tests do it, by monkeypatching ``_request`` on
+the ``astroquery.sdss.SDSS`` instance with a CSV built from the real SDSS fixture files
+in ``tests/data``. The spectrum files are served by a small HTTP server on 127.0.0.1
+(:class:`FakeSAS`), which ``astroquery.sdss.conf`` points at, so the downloads go
+through the real requests/urllib3 stack: retries, back-off, streaming and the atomic
+write. Offline machines are simulated by making the name lookup fail.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import socket
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +26,10 @@ import requests
 from astropy.io import fits
 from astropy.table import Table
 from astroquery import sdss as aq_sdss
-from astroquery.exceptions import TimeoutError as AQTimeoutError
 from astroquery.utils.mocks import MockResponse
 
 from spectromer.cli import fetch as fetch_cli
-from spectromer.datasets import sdss_fetch
-from spectromer.datasets.sdss_fetch import (
+from spectromer.datasets import (
     SDSSFetchError,
     SDSSFetchWarning,
     build_specobj_query,
@@ -36,6 +37,8 @@ from spectromer.datasets.sdss_fetch import (
     fetch_sdss,
     sdss_spectrum_url,
 )
+from spectromer.datasets.sdss import urls as sdss_urls
+from spectromer.utils import network
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -125,93 +128,161 @@ class FakeSkyServer:
 
 
 class FakeSAS:
-    """Stands in for ``SDSS._download_file``: serves the fixture files by name.
+    """An HTTP server on 127.0.0.1 serving the fixture files by name (the archive).
 
-    ``plan`` maps a file name to a list of what successive requests do: an
-    exception to raise or ``bytes`` to write instead of the file. Requests beyond
-    the plan serve the real file (or HTTP 404 for an unknown name). The first
-    ``barrier`` requests wait for each other, which proves they run at once.
+    ``plan`` maps a file name to a list of what successive ``GET`` requests get:
+
+    * an ``int``: that HTTP status (with an empty body);
+    * ``bytes``: ``200 OK`` with this body instead of the file;
+    * ``"reset"``: the connection is closed without an answer;
+    * ``"cut"``: the file's length is announced but only half of it is sent;
+    * ``("slow", seconds)``: the file, after a pause.
+
+    Requests beyond the plan get the real file (or HTTP 404 for an unknown name). The
+    first ``barrier`` requests wait for each other, which proves they run at once.
+    ``HEAD`` requests (reachability checks) are answered ``200`` and recorded in
+    ``probes`` by the first part of their path (``skyserver`` or ``sas``).
     """
 
     def __init__(self, rows: list[dict], plan=None, barrier: int = 0):
         self.files = {_name(r): r["_file"] for r in rows if r.get("_file") is not None}
         self.plan = {k: list(v) for k, v in (plan or {}).items()}
         self.calls: list[str] = []
-        self.kwargs: list[dict] = []
+        self.probes: list[str] = []
         self.lock = threading.Lock()
         self.active = 0
         self.max_active = 0
         self.barrier = threading.Barrier(barrier, timeout=10) if barrier else None
         self.n_barrier = barrier
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
     def count(self, name: str) -> int:
         return sum(url.endswith("/" + name) for url in self.calls)
 
-    def __call__(self, url, local_filepath, **kwargs):
-        name = url.rsplit("/", 1)[-1]
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep the test output clean
+                pass
+
+            def do_HEAD(self):
+                with fake.lock:
+                    fake.probes.append(self.path.strip("/").split("/")[0])
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self):
+                fake.serve(self)
+
+        return Handler
+
+    def serve(self, handler: BaseHTTPRequestHandler) -> None:
+        name = handler.path.rsplit("/", 1)[-1]
         with self.lock:
-            self.calls.append(url)
-            self.kwargs.append(kwargs)
+            self.calls.append(handler.path)
             index = len(self.calls)
             self.active += 1
             self.max_active = max(self.max_active, self.active)
+            plan = self.plan.get(name)
+            step = plan.pop(0) if plan else None
         try:
             if self.barrier is not None and index <= self.n_barrier:
                 self.barrier.wait()
             else:
                 time.sleep(0.01)
-            plan = self.plan.get(name)
-            step = plan.pop(0) if plan else None
-            if isinstance(step, BaseException):
-                raise step
+            if step == "reset":
+                handler.close_connection = True
+                return
+            if isinstance(step, tuple) and step[0] == "slow":
+                time.sleep(step[1])
+            if isinstance(step, int):
+                handler.send_response(step)
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+                return
             if isinstance(step, bytes):
-                Path(local_filepath).write_bytes(step)
-                return local_filepath
-            if name not in self.files:
-                raise _http_error(404)
-            shutil.copyfile(self.files[name], local_filepath)
-            return local_filepath
+                body = step
+            elif name in self.files:
+                body = self.files[name].read_bytes()
+            else:
+                handler.send_response(404)
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+                return
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/fits")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            if step == "cut":
+                handler.wfile.write(body[: len(body) // 2])
+                handler.close_connection = True
+                return
+            handler.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout)
+            pass
         finally:
             with self.lock:
                 self.active -= 1
 
 
 @pytest.fixture
-def online(monkeypatch):
-    """Pretend every TCP connection opens (the reachability check); record the hosts."""
-    hosts = []
+def patch_sdss(monkeypatch):
+    """Install a fake SkyServer on ``SDSS._request`` and a fake archive; returns a setter.
 
-    class _Conn:
-        def close(self):
-            pass
+    Both ``astroquery.sdss.conf`` servers point at the fake archive, so the
+    reachability checks and the downloads stay on 127.0.0.1.
+    """
+    servers: list[FakeSAS] = []
+    with contextlib.ExitStack() as stack:
 
-    def create_connection(address, timeout=None, *args, **kwargs):
-        hosts.append(address)
-        return _Conn()
+        def install(rows, *, plan=None, barrier=0, content=None, errors=None):
+            server = FakeSkyServer(content if content is not None else _csv(rows), errors)
+            sas = FakeSAS(rows, plan=plan, barrier=barrier)
+            servers.append(sas)
+            stack.enter_context(aq_sdss.conf.set_temp("sas_baseurl", sas.url + "/sas"))
+            stack.enter_context(aq_sdss.conf.set_temp("skyserver_baseurl", sas.url + "/skyserver"))
+            monkeypatch.setattr(aq_sdss.SDSS, "_request", server)
+            return server, sas
 
-    monkeypatch.setattr(sdss_fetch.socket, "create_connection", create_connection)
-    return hosts
-
-
-@pytest.fixture
-def patch_sdss(monkeypatch, online):
-    """Install a fake SkyServer and SAS on ``astroquery.sdss.SDSS``; returns a setter."""
-
-    def install(rows, *, plan=None, barrier=0, content=None, errors=None):
-        server = FakeSkyServer(content if content is not None else _csv(rows), errors)
-        sas = FakeSAS(rows, plan=plan, barrier=barrier)
-        monkeypatch.setattr(aq_sdss.SDSS, "_request", server)
-        monkeypatch.setattr(aq_sdss.SDSS, "_download_file", sas)
-        return server, sas
-
-    return install
+        try:
+            yield install
+        finally:
+            for sas in servers:
+                sas.close()
 
 
 @pytest.fixture
 def no_sleep(monkeypatch):
+    """Record the back-off delays instead of sleeping."""
     delays = []
-    monkeypatch.setattr(sdss_fetch, "_sleep", delays.append)
+    monkeypatch.setattr(network, "_sleep", delays.append)
     return delays
+
+
+@pytest.fixture
+def name_lookup(monkeypatch):
+    """Replace the name lookup: ``name_lookup(fail)`` calls ``fail(host)`` for other hosts."""
+    real = socket.getaddrinfo
+
+    def install(fail):
+        def getaddrinfo(host, *args, **kwargs):
+            if host in ("127.0.0.1", "localhost"):
+                return real(host, *args, **kwargs)
+            return fail(host)
+
+        monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+    return install
 
 
 def _parts(root: Path) -> list[Path]:
@@ -330,14 +401,12 @@ def test_url_sdss5_and_bad_values():
 
 
 @needs_fixtures
-def test_fetch_parallel_retry_and_permanent_failure(tmp_path, patch_sdss, no_sleep, online):
+def test_fetch_parallel_retry_and_permanent_failure(tmp_path, patch_sdss, no_sleep):
     good = FIXTURE_ROWS[:2]
     missing = _missing_row()
     rows = [*good, missing]
     first = _name(good[0])
-    server, sas = patch_sdss(
-        rows, plan={first: [requests.exceptions.ConnectionError("reset by peer")]}, barrier=2
-    )
+    server, sas = patch_sdss(rows, plan={first: ["reset"]}, barrier=2)
     cache = tmp_path / "cache"
     out = tmp_path / "galaxies.h5"
 
@@ -364,11 +433,10 @@ def test_fetch_parallel_retry_and_permanent_failure(tmp_path, patch_sdss, no_sle
         assert sas.count(_name(good[1])) == 1
         assert sas.count(_name(missing)) == 1
         assert no_sleep == [0.25]
-        # downloads go through astroquery's _download_file without its own cache/resume
-        assert all(kw["continuation"] is False and kw["cache"] is False for kw in sas.kwargs)
-        # the reachability check looked at both servers
-        hosts = {h for h, _ in online}
-        assert hosts == {"skyserver.sdss.org", "data.sdss.org"}
+        # the files came from the server in astroquery's configuration
+        assert all(path.startswith("/sas/dr18/") for path in sas.calls)
+        # the reachability check looked at both servers, once each
+        assert sorted(sas.probes) == ["sas", "skyserver"]
         # the permanent failure is reported, with its URL and reason
         failures = record[0].message.failures
         assert len(failures) == 1
@@ -400,17 +468,15 @@ def test_fetch_reuses_cache(tmp_path, patch_sdss, monkeypatch):
     assert len(sas.calls) == 2
     mtimes = [_cached(cache, r).stat().st_mtime_ns for r in rows]
 
-    def must_not_download(*args, **kwargs):
-        raise AssertionError("a cached spectrum was downloaded again")
-
-    monkeypatch.setattr(aq_sdss.SDSS, "_download_file", must_not_download)
-    # A second fetch (even with the SAS unreachable) runs the query but downloads nothing.
+    # A second fetch runs the query but neither downloads nor checks the archive.
     ds = fetch_sdss(tmp_path / "b.h5", cache_dir=cache, n_jobs=2, progress=False)
     try:
         assert len(ds) == 2
     finally:
         ds.close()
     assert len(server.queries) == 2
+    assert len(sas.calls) == 2, "a cached spectrum was downloaded again"
+    assert sas.probes.count("sas") == 1
     assert [_cached(cache, r).stat().st_mtime_ns for r in rows] == mtimes
 
 
@@ -434,6 +500,7 @@ def test_resume_after_interruption(tmp_path, patch_sdss):
     assert result.paths == [done, todo]
     assert result.failed == []
     assert sas.calls and all(url.endswith(todo.name) for url in sas.calls)
+    assert [p.name for p in sorted(todo.parent.iterdir())] == [todo.name]
     assert todo.read_bytes() == rows[1]["_file"].read_bytes()
     assert _parts(cache) == []
 
@@ -460,34 +527,69 @@ def test_invalid_and_truncated_downloads(tmp_path, patch_sdss, no_sleep):
     (failure,) = result.failed
     assert failure.url.endswith(b) and failure.attempts == 3
     assert "not a valid FITS file" in failure.reason
-    assert no_sleep == [0.1, 0.1, 0.2]  # a: one retry; b: two, doubling
+    assert sorted(no_sleep) == [0.1, 0.1, 0.2]  # a: one retry; b: two, doubling
     assert not _cached(cache, rows[1]).exists()
     assert _parts(cache) == []
 
 
 @needs_fixtures
 @pytest.mark.parametrize(
-    ("error", "retried"),
+    ("step", "retried", "reason"),
     [
-        (_http_error(503), True),
-        (requests.exceptions.ReadTimeout("slow"), True),
-        (AQTimeoutError("slow"), True),
-        (_http_error(404), False),
-        (PermissionError("read-only"), False),
+        (503, True, "HTTP 503"),
+        (429, True, "HTTP 429"),
+        (("slow", 1.0), True, "timed out"),
+        ("reset", True, "RemoteDisconnected"),
+        # urllib3 2 reports the short body itself; 1.26 leaves it to the FITS check
+        ("cut", True, ("IncompleteRead", "not a valid FITS file")),
+        (404, False, "HTTP 404"),
+        (403, False, "HTTP 403"),
     ],
 )
-def test_which_errors_are_retried(tmp_path, patch_sdss, no_sleep, error, retried):
+def test_which_errors_are_retried(tmp_path, patch_sdss, no_sleep, step, retried, reason):
     row = FIXTURE_ROWS[0]
-    _, sas = patch_sdss([row], plan={_name(row): [error] * 3})
-    result = download_sdss_spectra([row], cache_dir=tmp_path, retries=3, progress=False)
+    _, sas = patch_sdss([row], plan={_name(row): [step] * 3})
+    timeout = 0.3 if isinstance(step, tuple) else 10
+    result = download_sdss_spectra(
+        [row], cache_dir=tmp_path, retries=3, timeout=timeout, progress=False
+    )
     if retried:
         assert sas.count(_name(row)) == 4
         assert result.paths == [_cached(tmp_path, row)]
         assert no_sleep == [1.0, 2.0, 4.0]
+        # with one retry less, the same error is reported after 3 attempts
+        _, sas = patch_sdss([row], plan={_name(row): [step] * 3})
+        result = download_sdss_spectra(
+            [row], cache_dir=tmp_path / "b", retries=2, timeout=timeout, progress=False
+        )
+        assert sas.count(_name(row)) == 3
+        assert result.paths == []
+        (failure,) = result.failed
+        reasons = reason if isinstance(reason, tuple) else (reason,)
+        assert failure.attempts == 3 and any(r in failure.reason for r in reasons)
     else:
         assert sas.count(_name(row)) == 1
         assert result.paths == [] and len(result.failed) == 1
+        assert result.failed[0].attempts == 1 and reason in result.failed[0].reason
         assert no_sleep == []
+    assert _parts(tmp_path) == []
+
+
+@needs_fixtures
+def test_local_write_errors_are_not_retried(tmp_path, patch_sdss, no_sleep, monkeypatch):
+    row = FIXTURE_ROWS[0]
+    _, sas = patch_sdss([row])
+
+    @contextlib.contextmanager
+    def read_only(target, suffix=".tmp"):
+        raise PermissionError(13, "Permission denied", str(target))
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(network, "atomic_path", read_only)
+    result = download_sdss_spectra([row], cache_dir=tmp_path, retries=3, progress=False)
+    assert sas.count(_name(row)) == 1 and no_sleep == []
+    (failure,) = result.failed
+    assert failure.attempts == 1 and "PermissionError" in failure.reason
 
 
 def test_unusable_rows_are_reported(tmp_path, patch_sdss):
@@ -517,9 +619,9 @@ def test_all_downloads_failing_raises(tmp_path, patch_sdss):
 
 def test_default_cache_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("SPECTROMER_CACHE", str(tmp_path))
-    assert sdss_fetch._default_cache_dir() == tmp_path / "sdss"
+    assert sdss_urls.default_cache_dir() == tmp_path / "sdss"
     monkeypatch.delenv("SPECTROMER_CACHE")
-    assert sdss_fetch._default_cache_dir().parts[-2:] == ("spectromer", "sdss")
+    assert sdss_urls.default_cache_dir().parts[-2:] == ("spectromer", "sdss")
 
 
 @needs_fixtures
@@ -561,7 +663,7 @@ def test_bad_arguments_fail_before_network(tmp_path, monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError("network used")
 
-    monkeypatch.setattr(sdss_fetch.socket, "create_connection", no_network)
+    monkeypatch.setattr(network, "probe", no_network)
     monkeypatch.setattr(aq_sdss.SDSS, "_request", no_network)
     out = tmp_path / "x.h5"
     with pytest.raises(ValueError, match="either sql or the selection arguments.*z_min"):
@@ -598,7 +700,7 @@ def test_query_retried_then_offline(tmp_path, patch_sdss, no_sleep):
 
     errors = [requests.exceptions.ConnectionError("refused")] * 3
     server, _ = patch_sdss(rows, errors=errors)
-    with pytest.raises(ConnectionError, match="Cannot reach the SDSS server skyserver.sdss.org"):
+    with pytest.raises(ConnectionError, match="Cannot reach the SDSS server 127.0.0.1.*refused"):
         fetch_sdss(tmp_path / "y.h5", cache_dir=tmp_path, retries=2, progress=False)
     assert len(server.queries) == 3
 
@@ -606,14 +708,14 @@ def test_query_retried_then_offline(tmp_path, patch_sdss, no_sleep):
 # ---------------------------------------------------------------------- offline
 
 
-def test_offline_fails_fast(tmp_path, monkeypatch):
-    def unreachable(address, timeout=None, *args, **kwargs):
+def test_offline_fails_fast(tmp_path, monkeypatch, name_lookup):
+    def unreachable(host):
         raise OSError(101, "Network is unreachable")
 
     def no_request(*args, **kwargs):
         raise AssertionError("the query ran although SDSS is unreachable")
 
-    monkeypatch.setattr(sdss_fetch.socket, "create_connection", unreachable)
+    name_lookup(unreachable)
     monkeypatch.setattr(aq_sdss.SDSS, "_request", no_request)
     t0 = time.perf_counter()
     with pytest.raises(ConnectionError) as info:
@@ -627,14 +729,14 @@ def test_offline_fails_fast(tmp_path, monkeypatch):
     assert str(tmp_path / "cache") in msg
 
 
-def test_offline_hanging_lookup_times_out(tmp_path, monkeypatch):
+def test_offline_hanging_lookup_times_out(tmp_path, monkeypatch, name_lookup):
     release = threading.Event()
 
-    def hang(address, timeout=None, *args, **kwargs):
+    def hang(host):
         release.wait(30)  # a DNS lookup that never answers
         raise socket.gaierror("too late")
 
-    monkeypatch.setattr(sdss_fetch.socket, "create_connection", hang)
+    name_lookup(hang)
     try:
         t0 = time.perf_counter()
         with pytest.raises(ConnectionError, match="no answer within 0.3 s"):
@@ -645,19 +747,19 @@ def test_offline_hanging_lookup_times_out(tmp_path, monkeypatch):
 
 
 @needs_fixtures
-def test_archive_unreachable_before_downloads(tmp_path, monkeypatch, patch_sdss):
+def test_archive_unreachable_before_downloads(tmp_path, patch_sdss, name_lookup):
     """The query server answers but the file server does not: fail fast, download nothing."""
     row = FIXTURE_ROWS[0]
-    _, sas = patch_sdss([row])
+    server, sas = patch_sdss([row])
 
-    def only_skyserver(address, timeout=None, *args, **kwargs):
-        if address[0] != "skyserver.sdss.org":
-            raise ConnectionRefusedError(111, "Connection refused")
-        return socket.socket()  # never connected; closed by the check
+    def refused(host):
+        raise ConnectionRefusedError(111, "Connection refused")
 
-    monkeypatch.setattr(sdss_fetch.socket, "create_connection", only_skyserver)
-    with pytest.raises(ConnectionError, match="data.sdss.org.*Connection refused"):
-        fetch_sdss(tmp_path / "x.h5", cache_dir=tmp_path)
+    name_lookup(refused)
+    with aq_sdss.conf.set_temp("sas_baseurl", "https://data.sdss.org/sas"):
+        with pytest.raises(ConnectionError, match="data.sdss.org.*Connection refused"):
+            fetch_sdss(tmp_path / "x.h5", cache_dir=tmp_path)
+    assert len(server.queries) == 1 and sas.probes == ["skyserver"]
     assert sas.calls == []
 
 
@@ -735,11 +837,11 @@ def test_cli_run(tmp_path, patch_sdss, no_sleep, capsys):
     assert fetch_cli.run(_parser().parse_args(argv)) == 0
 
 
-def test_cli_offline(tmp_path, monkeypatch, capsys):
-    def unreachable(address, timeout=None, *args, **kwargs):
+def test_cli_offline(tmp_path, capsys, name_lookup):
+    def unreachable(host):
         raise socket.gaierror(-2, "Name or service not known")
 
-    monkeypatch.setattr(sdss_fetch.socket, "create_connection", unreachable)
+    name_lookup(unreachable)
     args = _parser().parse_args(["fetch", "sdss", "-o", str(tmp_path / "x.h5")])
     assert fetch_cli.run(args) == 1
     err = capsys.readouterr().err

@@ -331,6 +331,76 @@ def test_config_validation_and_round_trip():
     assert make_config(q, wave_range=[5, 6] * u.um).wave_range == pytest.approx((5e4, 6e4))
 
 
+# -- the kind registry ---------------------------------------------------------------------
+def test_kind_facts_derive_the_names_and_the_config():
+    from spectromer.imaging import registry
+    from spectromer.imaging.config import BLOCK_KINDS
+    from spectromer.imaging.reference import REFERENCE_KINDS
+
+    kinds = registry.image_kinds()
+    assert KINDS == tuple(k.name for k in kinds) == (
+        "plot", "overlapsplit", "map2d", "map2dnormal", "map2dnormaldev", "roi"
+    )  # fmt: skip
+    assert BLOCK_KINDS == tuple(k.name for k in kinds if k.is_block)
+    assert REFERENCE_KINDS == tuple(k.name for k in kinds if k.reference is not None) == KINDS
+    for k in kinds:
+        for mask in (False, True):
+            for cmap in ("viridis", None):
+                cfg = RenderConfig(kind=k.name, size=16, mask_channel=mask, cmap=cmap)
+                assert cfg.is_block == k.is_block and cfg.norm == k.normalization
+                assert cfg.channels == k.n_channels(mask, cmap)
+                assert render(load_sample(), indices=[0], config=cfg).shape[-1] == cfg.channels
+    grey = RenderConfig(kind="map2d", cmap=None)
+    assert (grey.channels, grey.replace(mask_channel=True).channels, grey.norm) == (1, 2, "fixed")
+    assert RenderConfig(kind="plot", cmap=None).channels == 3  # no colour map: not affected
+    assert RenderConfig(kind="map2d", normalization="median").norm == "median"
+    with pytest.raises(ValueError, match="unknown kind 'nope'; available: plot"):
+        registry.get_kind("nope")
+
+
+def test_a_registered_kind_is_picked_up_everywhere(sample, monkeypatch):
+    from spectromer.imaging import registry
+    from spectromer.imaging.config import BLOCK_KINDS
+    from spectromer.imaging.kinds import _plot
+    from spectromer.imaging.reference import REFERENCE_KINDS, render_reference
+
+    monkeypatch.setattr(registry, "_KINDS", dict(registry._KINDS))  # undone after the test
+
+    @registry.register_kind("fluxtwice", channels=2, normalization="median")
+    def fluxtwice(values, config):
+        x = np.where(values.inside, values.values, 0.0)
+        top = np.maximum(x.max(axis=1, keepdims=True), 1e-30)
+        return [x / top, 0.5 * x / top]
+
+    registry.register_kind("plotagain", block=False)(_plot)
+    assert KINDS[-2:] == ("fluxtwice", "plotagain") and len(KINDS) == 8
+    assert "fluxtwice" in BLOCK_KINDS and "plotagain" not in BLOCK_KINDS
+    assert "fluxtwice" not in REFERENCE_KINDS
+    cfg = RenderConfig(kind="fluxtwice", size=16)
+    assert (cfg.is_block, cfg.norm, cfg.channels) == (True, "median", 2)
+    assert cfg.replace(mask_channel=True).channels == 3
+    # more spectra than one chunk: the output is allocated from the derived channel count
+    imgs = render(sample, indices=range(70), config=cfg, output="float32")
+    assert imgs.shape == (70, 2, 16, 16)
+    np.testing.assert_allclose(imgs[:, 1], 0.5 * imgs[:, 0], atol=1e-6)
+    again = render(sample, indices=range(3), kind="plotagain", size=16)
+    np.testing.assert_array_equal(again, render(sample, indices=range(3), kind="plot", size=16))
+    with pytest.raises(ValueError, match="is not one of"):
+        render_reference(np.arange(100.0), np.ones(100), "fluxtwice")
+    with pytest.raises(ValueError, match="already registered"):
+        registry.register_kind("fluxtwice")(fluxtwice)
+    with pytest.raises(ValueError, match="normalization must be one of"):
+        registry.register_kind("bad", normalization="log")
+    with pytest.raises(ValueError, match="channels must be a positive int"):
+        registry.register_kind("bad", channels=0)
+    registry.unregister_kind("plotagain")
+    assert "plotagain" not in KINDS
+    with pytest.raises(ValueError, match="kind must be one of"):
+        RenderConfig(kind="plotagain")
+    monkeypatch.undo()
+    assert "fluxtwice" not in KINDS and len(KINDS) == 6
+
+
 def test_render_batches_stream(sample):
     sizes = [b.shape[0] for b in render_batches(sample, indices=range(10), batch_size=4, size=32)]
     assert sizes == [4, 4, 2]
@@ -367,7 +437,9 @@ def test_flux_array_input_errors():
     with pytest.raises(ValueError, match=r"wavelength has shape \(3, 10\)"):
         render(np.ones((2, 10)), wavelength=np.ones((3, 10)))
     with pytest.raises(TypeError, match="not a specutils Spectrum"):
-        render([1, 2])
+        render(["a", "b"])
+    with pytest.raises(ValueError, match="without wavelength"):
+        render([[1.0, 2.0, 3.0]])  # rows of numbers are a flux array, here without a grid
     assert to_image(_spec(np.linspace(4000, 5000, 50), np.arange(50.0)), size=16).shape == (
         16,
         16,

@@ -9,7 +9,7 @@ from astropy.table import Table
 from specutils import Spectrum, SpectrumList
 
 import spectromer  # noqa: F401  (registers the readers)
-from spectromer.io import DESI_COADD, SpectrumReadError, read_spectra
+from spectromer.io import DESI_COADD, DESI_MERGED, SpectrumReadError, read_spectra
 from spectromer.io.desi import merge_arms, redrock_path
 
 COADD = "coadd-4-80613-thru20210324.fits"
@@ -151,7 +151,9 @@ def test_multi_target_is_2d_with_target_table(data_dir, tmp_path):
     assert isinstance(targets, Table) and len(targets) == 3
     assert list(targets["targetid"]) == list(targetids)
     assert list(targets["object_id"]) == [str(t) for t in targetids]
-    assert list(targets["z"].mask) == [False, True, False]
+    # stable columns: a target missing from the redrock file has NaN/"" labels
+    assert targets["z"][0] == pytest.approx(0.5) and np.isnan(targets["z"][1])
+    assert list(targets["class"]) == ["QSO", "", "STAR"]
     assert spec.mask[1].all()  # the all-NaN target is kept, fully masked
 
 
@@ -163,34 +165,38 @@ def test_read_spectra_splits_targets(data_dir, tmp_path):
     assert all(s.flux.ndim == 1 and "targets" not in s.meta for s in spectra)
     first, second, third = (s.meta for s in spectra)
     assert first["z"] == pytest.approx(0.5) and first["class"] == "QSO"
-    assert "subclass" not in first
-    assert "z" not in second and "class" not in second  # not in the redrock file
+    assert first["subclass"] == ""
+    assert np.isnan(second["z"]) and second["class"] == ""  # not in the redrock file
+    assert set(first) == set(second) == set(third)
     assert third["class"] == "STAR" and third["subclass"] == "K"
     assert third["ra"] == pytest.approx(12.0)
     assert all(m["survey"] == "DESI" and m["source"] == coadd.name for m in (first, third))
     one = Spectrum.read(coadd)
     np.testing.assert_array_equal(spectra[2].flux.value, one.flux.value[2])
     np.testing.assert_array_equal(spectra[2].uncertainty.array, one.uncertainty.array[2])
-    assert len(SpectrumList.read(coadd)) == 3
+    merged = SpectrumList.read(coadd, format=DESI_MERGED)
+    assert [s.meta["targetid"] for s in merged] == list(targetids)
+    # without format=, SpectrumList.read keeps specutils' own per-arm reader
+    assert [s.meta["band"] for s in SpectrumList.read(coadd)] == ["b", "r", "z"]
 
 
 def test_redrock_option(data_dir, tmp_path):
     plain = Spectrum.read(data_dir / COADD, redrock=False)
-    assert "z" not in plain.meta and "redrock_file" not in plain.meta
+    assert np.isnan(plain.meta["z"]) and "redrock_file" not in plain.meta
     assert plain.meta["targetid"] == 39633345008634465
     # An explicit redrock file; here one whose TARGETIDs do not match.
     coadd, _ = _multi_target_file(data_dir, tmp_path)
     other = Spectrum.read(
         data_dir / COADD, format=DESI_COADD, redrock=tmp_path / "redrock-sv1-dark-123.fits"
     )
-    assert "z" not in other.meta and other.meta["redrock_file"] == "redrock-sv1-dark-123.fits"
+    assert np.isnan(other.meta["z"]) and other.meta["redrock_file"] == "redrock-sv1-dark-123.fits"
 
 
 def test_coadd_without_redrock_sibling(data_dir, tmp_path):
     copy = tmp_path / COADD
     copy.write_bytes((data_dir / COADD).read_bytes())
     [spec] = read_spectra(copy)
-    assert "z" not in spec.meta and "class" not in spec.meta
+    assert np.isnan(spec.meta["z"]) and spec.meta["class"] == ""
     assert spec.meta["object_id"] == "39633345008634465"
 
 

@@ -140,8 +140,8 @@ def test_lamost_dr1_labels_and_arrays(data_dir, name):
     assert meta["snr"] == meta["snr_r"] == header["SN_R"]
     assert meta["snr_g"] == header["SN_G"]
     assert meta["fiberid"] == header["FIBERID"]
-    # DR1 files carry no OBSID or DATA_V: the keys are absent, not invented.
-    assert "object_id" not in meta and "obsid" not in meta and "data_release" not in meta
+    # DR1 files carry no OBSID or DATA_V: the keys are there, with the missing values.
+    assert meta["object_id"] == "" and np.isnan(meta["obsid"]) and meta["data_release"] == ""
     np.testing.assert_allclose(spec.spectral_axis.value, wave, rtol=1e-12)
     np.testing.assert_array_equal(spec.flux.value, image[0])
     np.testing.assert_array_equal(spec.mask, _expected_mask(image[0], image[1], image[3], True))
@@ -150,9 +150,13 @@ def test_lamost_dr1_labels_and_arrays(data_dir, name):
 
 @pytest.mark.parametrize("name", SDSS)
 def test_sdss_labels_and_arrays(data_dir, name):
+    """read_spectra: spectromer's arrays; Spectrum.read: specutils' arrays, same labels."""
     path = data_dir / name
-    spec = Spectrum.read(path)
+    [spec] = read_spectra(path)
     _check_common(spec, name)
+    registry = Spectrum.read(path)
+    stable = [k for k in META_KEYS if k != "header"]
+    assert {k: registry.meta.get(k) for k in stable} == {k: spec.meta.get(k) for k in stable}
     with fits.open(path) as hdul:
         header = hdul[0].header
         coadd = hdul[1].data
@@ -180,7 +184,7 @@ def test_sdss_labels_and_arrays(data_dir, name):
     assert meta["survey"] == "SDSS"
     for key, value in expected.items():
         assert meta[key] == value, key
-    assert meta.get("subclass") == (subclass or None)
+    assert meta["subclass"] == subclass  # "" when SUBCLASS is blank (spec-0385)
     assert meta["specobj"]["CLASS"] == expected["class"]
     assert (meta["plate"], meta["mjd"], meta["fiberid"]) == (
         header["PLATEID"],
@@ -222,27 +226,28 @@ def test_desi_fixture_labels(data_dir):
     assert meta["z"] == zrow["Z"] and meta["z_err"] == zrow["ZERR"]
     assert meta["z_warning"] == zrow["ZWARN"]
     assert meta["class"] == meta["spectype"] == zrow["SPECTYPE"].strip().upper()
-    assert "subclass" not in meta  # SUBTYPE is empty for this galaxy
+    assert meta["subclass"] == ""  # SUBTYPE is empty for this galaxy
     assert meta["redrock_file"] == "redrock-4-80613-thru20210324.fits"
     assert spec.flux.unit == SDSS_FLUX
     assert spec.spectral_axis[0].value == pytest.approx(b_wave[0])
     assert spec.spectral_axis[-1].value == pytest.approx(z_wave[-1])
 
 
-def test_specutils_builtin_loaders_also_match_but_ours_win(data_dir):
-    """specutils' own SDSS and DESI loaders identify these files; priority picks ours."""
-    sdss = str(data_dir / SDSS[0])
-    found = io_registry.identify_format("read", Spectrum, sdss, None, [], {})
-    assert SDSS_SPEC in found and "SDSS-III/IV spec" in found
-    assert "survey" in Spectrum.read(sdss).meta
+def test_one_registry_format_per_fixture(data_dir):
+    """specutils' SDSS-III/IV and tabular-fits identifiers step aside for our files."""
+    for name in ALL:
+        path = str(data_dir / name)
+        assert io_registry.identify_format("read", Spectrum, path, None, [path], {}) == [
+            FORMAT_OF[name]
+        ], name
+    assert "survey" in Spectrum.read(data_dir / SDSS[0]).meta
     desi = str(data_dir / DESI[0])
-    found = io_registry.identify_format("read", SpectrumList, desi, None, [], {})
-    assert DESI_COADD in found and "DESI coadd" in found
+    found = io_registry.identify_format("read", SpectrumList, desi, None, [desi], {})
+    assert DESI_COADD not in found and "DESI coadd" in found
     spectra = SpectrumList.read(desi)
-    assert len(spectra) == 1 and spectra[0].meta["survey"] == "DESI"  # not 3 arms
-    lamost = str(data_dir / LAMOST_DR10[0])
-    found = io_registry.identify_format("read", Spectrum, lamost, None, [], {})
-    assert LAMOST_LRS in found and "tabular-fits" in found
+    assert [s.meta["band"] for s in spectra] == ["b", "r", "z"]  # specutils' arms
+    [merged] = SpectrumList.read(desi, format=DESI_COADD)
+    assert merged.meta["survey"] == "DESI"
 
 
 @pytest.mark.filterwarnings(SPECTRUM1D_WARNING)

@@ -10,6 +10,7 @@ import pytest
 
 import spectromer  # noqa: F401  (registers the readers)
 from spectromer.io import read_spectra
+from spectromer.io._labels import LABEL_TABLES
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 N_LAMOST_DR10 = 200
@@ -29,6 +30,9 @@ def _check(spectra, path: Path, survey: str, required: tuple[str, ...]) -> None:
         assert meta["survey"] == survey and meta["source"] == path.name
         missing = [key for key in required if key not in meta]
         assert not missing, f"{path.name}: missing {missing}"
+        # stable keys: every key of the survey's label table, for every file
+        absent = [key for key in LABEL_TABLES[survey].keys() if key not in meta]
+        assert not absent, f"{path.name}: no {absent}"
         assert meta["class"] == meta["class"].strip().upper()
 
 
@@ -113,8 +117,8 @@ def test_lamost_dr10_sample_matches_catalog():
         assert meta["obsid"] == int(row["obsid"])
         assert meta["class"] == row["cls"] and meta["subclass"] == row["subclass"]
         assert meta["z"] == pytest.approx(float(row["z"]))
-        if float(row["snr_r"]) == -9999:  # LAMOST's "unknown": dropped, not copied
-            assert "snr" not in meta and "snr_r" not in meta
+        if float(row["snr_r"]) == -9999:  # LAMOST's "unknown": NaN, not copied
+            assert np.isnan(meta["snr"]) and np.isnan(meta["snr_r"])
         else:
             assert meta["snr"] == meta["snr_r"] == pytest.approx(float(row["snr_r"]))
         assert meta["planid"] == row["planid"] and meta["fiberid"] == int(row["fiberid"])

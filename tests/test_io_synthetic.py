@@ -17,12 +17,9 @@ from specutils import Spectrum
 
 import spectromer  # noqa: F401  (registers the readers)
 from spectromer.io import LAMOST_LRS, SpectrumReadError, read_spectra
-from spectromer.io._common import (
-    check_spectrum_arrays,
-    make_spectrum,
-    split_spectrum,
-    table_columns,
-)
+from spectromer.io._build import check_spectrum_arrays, make_spectrum, split_spectrum
+from spectromer.io._fits import table_columns
+from spectromer.io._labels import SDSS_LABELS
 
 # ---------------------------------------------------------------------------
 # Builders
@@ -190,7 +187,7 @@ def test_lamost_dr8_round_trip(tmp_path_factory, arrays, compress, subclass):
     upper=st.booleans(),
     unnamed=st.booleans(),
     cls=st.sampled_from(["GALAXY", "QSO  ", "star"]),
-    subclass=st.sampled_from(["", "BROADLINE", "AGN BROADLINE"]),
+    subclass=st.sampled_from(["", "   ", "BROADLINE", "AGN BROADLINE"]),
 )
 def test_sdss_round_trip(tmp_path_factory, arrays, compress, upper, unnamed, cls, subclass):
     loglam, flux, ivar, and_mask = arrays
@@ -229,7 +226,8 @@ def test_sdss_round_trip(tmp_path_factory, arrays, compress, upper, unnamed, cls
     assert meta["survey"] == "SDSS"
     assert meta["object_id"] == "299489676975171584"
     assert meta["class"] == cls.strip().upper()
-    assert meta.get("subclass") == (subclass or None)
+    assert meta["subclass"] == subclass.strip()  # "" for a blank SUBCLASS: never absent
+    assert set(meta) >= set(SDSS_LABELS.keys())
     assert meta["z"] == pytest.approx(0.125) and meta["z_warning"] == 4
     assert (meta["plate"], meta["mjd"], meta["fiberid"]) == (1234, 56789, 42)
     assert (meta["ra"], meta["dec"]) == (pytest.approx(150.25), pytest.approx(-1.5))
@@ -246,7 +244,7 @@ def test_sdss_without_specobj_takes_header_labels(tmp_path):
     [spec] = read_spectra(path)
     assert (spec.meta["plate"], spec.meta["mjd"], spec.meta["fiberid"]) == (1234, 56789, 42)
     assert spec.meta["ra"] == 10.5
-    assert "z" not in spec.meta and "class" not in spec.meta and "specobj" not in spec.meta
+    assert np.isnan(spec.meta["z"]) and spec.meta["class"] == "" and "specobj" not in spec.meta
 
 
 def test_lamost_sentinels_are_dropped(tmp_path):
@@ -256,7 +254,8 @@ def test_lamost_sentinels_are_dropped(tmp_path):
         wave, np.ones(n), np.ones(n), header={"Z": -9999.0, "Z_ERR": -9999.0, "SUBCLASS": "  "}
     )
     [spec] = read_spectra(write(hdul, tmp_path / "spec.fits"))
-    assert "z" not in spec.meta and "z_err" not in spec.meta and "subclass" not in spec.meta
+    assert np.isnan(spec.meta["z"]) and np.isnan(spec.meta["z_err"])
+    assert spec.meta["subclass"] == ""
 
 
 # ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from spectromer.models import (  # noqa: E402
     read_backbone_metadata,
 )
 from spectromer.models.mae import MaskedAutoencoder  # noqa: E402
-from spectromer.training import ConcatSource, as_source  # noqa: E402
+from spectromer.spectra import ConcatSource, as_source  # noqa: E402
 
 TINY_OPTIONS = {"patch_size": 8, "depth": 2, "embed_dim": 32, "num_heads": 2}
 TINY = dict(backbone="vit_tiny_patch16_224", image_size=32, backbone_options=TINY_OPTIONS)
@@ -215,7 +215,7 @@ def test_fine_tuning_other_images_warns(sample, pretrained, tmp_path):
         model.fit(sample, "type", indices=np.arange(0, 600, 10))
 
 
-def test_pretrainer_on_several_inputs_and_resume(sample, tmp_path):
+def test_pretrainer_on_several_inputs_and_resume(sample, tmp_path, interrupt_after):
     a = as_source(sample, indices=np.arange(0, 600, 12))
     b = as_source(np.random.default_rng(0).normal(1, 0.1, (20, 400)),
                   wavelength=np.linspace(3800, 9000, 400))  # fmt: skip
@@ -224,23 +224,10 @@ def test_pretrainer_on_several_inputs_and_resume(sample, tmp_path):
     full = MaskedImagePretrainer(**settings).fit([a, b])
     assert full.n_spectra_ == 70 and full.best_epoch_ == 2
 
-    class Stop(Exception):
-        pass
-
     half = MaskedImagePretrainer(**settings, checkpoint_dir=tmp_path / "ck")
-    import spectromer.training.engine as engine
-
-    original = engine.Trainer._end_epoch
-
-    def interrupt(self, epoch):
-        raise Stop
-
-    engine.Trainer._end_epoch = interrupt
-    try:
-        with pytest.raises(Stop):
-            half.fit([a, b])
-    finally:
-        engine.Trainer._end_epoch = original
+    interrupt_after(1, every_trainer=True)
+    with pytest.raises(interrupt_after.error):
+        half.fit([a, b])
     half.fit([a, b], resume=True)
     assert [h["train_loss"] for h in half.history_] == [h["train_loss"] for h in full.history_]
 
@@ -335,8 +322,9 @@ def test_cli_pretrain_then_train(sample, tmp_path, capsys):
     assert meta["render_config"]["fill_order"] == "boustrophedon"
     assert meta["backbone_options"] == {"patch_size": 8, "depth": 2}
     code = main(["train", str(small.path), "--label", "type", "--out", str(tmp_path / "m"),
-                 "--pretrained", str(out), "--epochs", "1", "--split", "default",
-                 "--standardize", "append", "--no-progress", *opts])  # fmt: skip
+                 "--backbone", "vit_tiny_patch16_224", "--pretrained", str(out), "--epochs", "1",
+                 "--split", "default", "--standardize", "append", "--no-progress",
+                 *opts])  # fmt: skip
     assert code == 0
     assert "saved the model" in capsys.readouterr().out
 

@@ -188,7 +188,7 @@ def test_flux_array_without_wavelength_is_on_pixel_index():
     ("X", "kwargs", "error", "match"),
     [
         (np.ones((2, 5)), {"wavelength": np.arange(4.0)}, ValueError, r"wavelength has shape"),
-        (np.ones((2, 5)) + 1j, {}, TypeError, "complex"),
+        (np.ones((2, 5)) + 1j, {}, ValueError, "Complex data not supported"),
         (np.ones((0, 5)), {}, ValueError, "no pixels"),
         (np.ones((3, 0)), {}, ValueError, "no pixels"),
         (np.ones((2, 2, 2)), {}, ValueError, "1-D or 2-D"),

@@ -10,7 +10,8 @@ from hypothesis.extra.numpy import arrays
 
 from spectromer.datasets import load_sample
 from spectromer.imaging import RenderConfig
-from spectromer.training import PixelStandardizer, RenderedBatches, as_source
+from spectromer.spectra import as_source
+from spectromer.training import PixelStandardizer, RenderedBatches
 
 torch = pytest.importorskip("torch")
 
@@ -104,7 +105,7 @@ def test_load_detects_a_missing_standardizer(sample, tmp_path):
 
     from spectromer import SpectromerModel
     from spectromer.models import ModelFileError
-    from spectromer.models.estimator import _sha256
+    from spectromer.models.persistence import sha256_file
 
     model = SpectromerModel(**TINY, standardize="append")
     model.fit(sample, "type", indices=np.arange(0, 600, 8))
@@ -113,7 +114,7 @@ def test_load_detects_a_missing_standardizer(sample, tmp_path):
     del state["spectromer.standardizer.mean"]
     save_file(state, str(folder / "model.safetensors"))
     cfg = json.loads((folder / "config.json").read_text())
-    cfg["weights_sha256"] = _sha256(folder / "model.safetensors")
+    cfg["weights_sha256"] = sha256_file(folder / "model.safetensors")
     (folder / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(ModelFileError, match="standardisation"):
         SpectromerModel.load(folder)

@@ -1,4 +1,5 @@
-"""Tests of spectromer.training: sources, augmentations, batch rendering, the engine."""
+"""Tests of spectromer.training: augmentations, batch rendering, the engine (sources and
+batches: tests/test_spectra.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ torch = pytest.importorskip("torch")
 
 from spectromer.datasets import load_sample  # noqa: E402
 from spectromer.imaging import RenderConfig, render  # noqa: E402
+from spectromer.spectra import SpectrumBatch  # noqa: E402
 from spectromer.training import (  # noqa: E402
     Augmentation,
+    Callback,
     CheckpointMismatch,
+    CSVLogger,
+    EarlyStopping,
     RenderedBatches,
     Trainer,
     TrainSettings,
@@ -21,7 +26,6 @@ from spectromer.training import (  # noqa: E402
     as_source,
     autocast_dtype,
     make_loader,
-    pad_arrays,
     predict_outputs,
     select_device,
 )
@@ -35,65 +39,20 @@ def sample():
 
 def _batch(b=3, n=200, seed=0):
     rng = np.random.default_rng(seed)
-    return {
-        "wave": np.tile(np.geomspace(4000, 8000, n), (b, 1)),
-        "flux": (1 + 0.1 * rng.standard_normal((b, n))).astype(np.float32),
-        "ivar": np.full((b, n), 100.0, np.float32),
-        "mask": np.zeros((b, n), bool),
-        "length": np.full(b, n),
-    }
-
-
-# -- sources -------------------------------------------------------------------------------
-def test_sources_agree(sample):
-    """A dataset, its Spectrum objects and its arrays give the same batch (and images)."""
-    rows = [3, 10, 7]
-    a = as_source(sample, indices=rows).batch([0, 1, 2])
-    b = as_source([sample[i] for i in rows]).batch([0, 1, 2])
-    for key in ("flux", "ivar", "mask"):
-        np.testing.assert_array_equal(a[key], b[key])
-    np.testing.assert_allclose(a["wave"], b["wave"], rtol=1e-12)
-    cfg = RenderConfig(size=32)
-    np.testing.assert_array_equal(render(a, config=cfg), render(b, config=cfg))
-    np.testing.assert_array_equal(a["index"], [0, 1, 2])
-
-
-def test_flux_array_source():
-    wave = np.linspace(4000, 8000, 50)
-    flux = np.ones((4, 50))
-    flux[1, 3] = np.nan
-    src = as_source(flux, wavelength=wave)
-    b = src.batch([1, 2])
-    assert b["mask"][0, 3] and b["ivar"][0, 3] == 0 and b["flux"][0, 3] == 0
-    assert len(src) == 4
-    src2 = as_source({"wave": wave, "flux": flux[0]})
-    assert len(src2) == 1
-
-
-def test_source_errors(sample):
-    with pytest.raises(ValueError, match="wavelength"):
-        as_source(np.ones((2, 5)))
-    with pytest.raises(ValueError, match="wavelength has shape"):
-        as_source(np.ones((2, 5)), wavelength=np.arange(4.0))
-    with pytest.raises(TypeError, match=r"X\[1\]"):
-        as_source([sample[0], "not a spectrum"])
-    with pytest.raises(TypeError, match="SpectraDataset"):
-        as_source(42)
-    with pytest.raises(IndexError, match="out of range"):
-        as_source(sample, indices=[len(sample)])
-    with pytest.raises(IndexError, match="out of range"):
-        as_source(sample, indices=[0, 1]).batch([2])
-
-
-def test_pad_arrays_defaults():
-    b = pad_arrays([{"wave": np.arange(2.0), "flux": np.ones(2)}], np.array([7]))
-    assert b["ivar"].tolist() == [[1.0, 1.0]] and not b["mask"].any()
+    return SpectrumBatch.from_rows(
+        [
+            {"wave": np.geomspace(4000, 8000, n),
+             "flux": (1 + 0.1 * rng.standard_normal(n)).astype(np.float32),
+             "ivar": np.full(n, 100.0, np.float32)}
+            for _ in range(b)
+        ]
+    )
 
 
 # -- augmentations -----------------------------------------------------------------------
 def test_augmentation_is_deterministic_and_pure():
     batch = _batch()
-    copy = {k: v.copy() for k, v in batch.items()}
+    copy = {k: batch[k].copy() for k in batch.keys()}
     aug = Augmentation(p=1.0)
     a = aug(batch, np.random.default_rng(5))
     b = aug(batch, np.random.default_rng(5))
@@ -106,7 +65,9 @@ def test_augmentation_is_deterministic_and_pure():
 
 def test_augmentation_physics():
     batch = _batch(b=400, n=300)
-    batch["ivar"][:, :50] = 0  # no error known: no noise added there
+    ivar = batch.ivar.copy()
+    ivar[:, :50] = 0  # no error known: no noise added there
+    batch = batch.replace(ivar=ivar)
     only_noise = Augmentation(noise=1.0, scale=(1, 1), shift_kms=0, mask_runs=0, p=1.0)
     out = only_noise(batch, np.random.default_rng(0))
     np.testing.assert_array_equal(out["flux"][:, :50], batch["flux"][:, :50])
@@ -234,7 +195,7 @@ def _data(sample, n=48):
     )
 
 
-def _trainer(model, tmp_path=None, **settings):
+def _trainer(model, tmp_path=None, callbacks=None, **settings):
     s = dict(epochs=3, batch_size=16, lr=1e-2, seed=0) | settings
     return Trainer(
         model,
@@ -245,6 +206,7 @@ def _trainer(model, tmp_path=None, **settings):
         device=torch.device("cpu"),
         checkpoint_dir=tmp_path,
         fingerprint={"test": 1},
+        callbacks=callbacks,
     )
 
 
@@ -268,24 +230,16 @@ def test_trainer_is_reproducible_and_checkpoints(sample, tmp_path):
     assert h1[-1]["lr"] < h1[0]["lr"]  # cosine decay
 
 
-class _Interrupted(Exception):
-    pass
-
-
-def test_resume_continues_exactly(sample, tmp_path):
+def test_resume_continues_exactly(sample, tmp_path, interrupt_after):
     data = _data(sample)
     full = _trainer(_linear(), tmp_path / "full", epochs=4)
     full.fit(data, data)
 
     cut = _trainer(_linear(), tmp_path / "cut", epochs=4)
-
-    def stop(epoch):
-        if epoch == 1:
-            raise _Interrupted
-
-    cut._end_epoch = stop
-    with pytest.raises(_Interrupted):
-        cut.fit(data, data)
+    with pytest.raises(interrupt_after.error):
+        cut.fit(data, data, callbacks=[interrupt_after(2)])
+    assert [h["epoch"] for h in cut.load_checkpoint(tmp_path / "cut" / CHECKPOINT_NAME)[
+        "history"]] == [1, 2]  # fmt: skip
     # a new process would start from scratch: new model object, same recipe
     again = _trainer(_linear(seed=123), tmp_path / "cut", epochs=4)
     history = again.fit(data, data, resume=True)
@@ -293,6 +247,28 @@ def test_resume_continues_exactly(sample, tmp_path):
     for k, v in _weights(full.model).items():
         assert torch.equal(v, again.model.state_dict()[k]), k
     assert [h["train_loss"] for h in history] == [h["train_loss"] for h in full.history]
+    assert again.best_epoch == full.best_epoch and again.best_metric == full.best_metric
+
+
+def test_resume_reads_format_1_checkpoints(sample, tmp_path, interrupt_after):
+    """A checkpoint of the format before callbacks (early stopping state at the top) resumes."""
+    data = _data(sample)
+    full = _trainer(_linear(), None, epochs=3)
+    full.fit(data, data)
+    with pytest.raises(interrupt_after.error):
+        _trainer(_linear(), tmp_path, epochs=3).fit(data, data, callbacks=[interrupt_after(1)])
+    path = tmp_path / CHECKPOINT_NAME
+    state = torch.load(path, weights_only=False)
+    state.update(state.pop("callbacks")["EarlyStopping"], format_version=1)
+    torch.save(state, path)
+    again = _trainer(_linear(seed=5), tmp_path, epochs=3)
+    again.fit(data, data, resume=True)
+    for k, v in _weights(full.model).items():
+        assert torch.equal(v, again.model.state_dict()[k]), k
+    state["format_version"] = 99
+    torch.save(state, path)
+    with pytest.raises(CheckpointMismatch, match="format 99 is newer"):
+        _trainer(_linear(), tmp_path, epochs=3).fit(data, data, resume=True)
 
 
 def test_resume_refuses_another_run(sample, tmp_path):
@@ -306,18 +282,126 @@ def test_resume_refuses_another_run(sample, tmp_path):
         _trainer(_linear(), tmp_path, epochs=1).fit(data, data, resume=True)
 
 
+class _Snapshots(Callback):
+    """Copies of the weights at the end of every epoch."""
+
+    def __init__(self):
+        self.weights = []
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.weights.append(_weights(trainer.model))
+
+
 def test_early_stopping_keeps_best(sample):
     data = _data(sample)
     scores = iter([0.5, 0.9, 0.4, 0.3, 0.2, 0.1])
-    snapshots = []
+    snapshots = _Snapshots()
     trainer = _trainer(_linear(), None, epochs=6, patience=2)
     trainer.evaluate = lambda out, y: {"val_accuracy": next(scores)}
-    orig = trainer._end_epoch
-    trainer._end_epoch = lambda e: (snapshots.append(_weights(trainer.model)), orig(e))
-    history = trainer.fit(data, data)
+    history = trainer.fit(data, data, callbacks=[snapshots])
     assert len(history) == 4 and trainer.stopped_early and trainer.best_epoch == 2
-    for k, v in snapshots[1].items():  # the weights after epoch 2 were restored
+    assert len(snapshots.weights) == 4
+    for k, v in snapshots.weights[1].items():  # the weights after epoch 2 were restored
         assert torch.equal(v, trainer.model.state_dict()[k])
+    assert not all(torch.equal(v, snapshots.weights[3][k]) for k, v in snapshots.weights[1].items())
+
+
+def test_early_stopping_callback_replaces_the_built_in_one(sample):
+    """An EarlyStopping given by the user runs first, with its own monitor, mode and patience."""
+    data = _data(sample)
+    losses = iter([3.0, 1.0, 2.0, 0.5, 4.0, 5.0, 6.0])
+    trainer = _trainer(_linear(), None, epochs=7)  # no patience in the settings
+    trainer.evaluate = lambda out, y: {"val_accuracy": 0.5, "val_custom": next(losses)}
+    stopper = EarlyStopping("val_custom", patience=2, mode="min")
+    snapshots = _Snapshots()
+    trainer.callbacks = [snapshots, stopper]
+    history = trainer.fit(data, data)
+    assert trainer.active_callbacks == [stopper, snapshots]
+    assert [h["val_custom"] for h in history] == [3.0, 1.0, 2.0, 0.5, 4.0, 5.0]
+    assert stopper.best_epoch == trainer.best_epoch == 4 and stopper.best_value == 0.5
+    assert trainer.stopped_early and stopper.bad_epochs == 2
+    for k, v in snapshots.weights[3].items():
+        assert torch.equal(v, trainer.model.state_dict()[k])
+    keep_last = _trainer(_linear(), None, epochs=3)
+    keep_last.evaluate = lambda out, y: {"val_accuracy": 1.0 / (1 + len(keep_last.history))}
+    snapshots = _Snapshots()
+    keep_last.fit(data, data, callbacks=[EarlyStopping("val_accuracy", restore_best=False),
+                                         snapshots])  # fmt: skip
+    assert keep_last.best_epoch == 1
+    for k, v in snapshots.weights[-1].items():  # the last weights, not the best ones
+        assert torch.equal(v, keep_last.model.state_dict()[k])
+
+
+def test_user_callbacks_see_every_hook_in_order(sample, tmp_path):
+    data = _data(sample, n=32)
+    calls = []
+
+    class Record(Callback):
+        def __init__(self, name):
+            self.name = name
+
+        def on_fit_start(self, trainer):
+            calls.append((self.name, "fit_start", trainer.epoch))
+
+        def on_epoch_start(self, trainer, epoch):
+            calls.append((self.name, "epoch_start", epoch))
+
+        def on_batch_end(self, trainer, batch, logs):
+            assert set(logs) == {"loss"} and np.isfinite(logs["loss"])
+            calls.append((self.name, "batch_end", batch))
+
+        def on_epoch_end(self, trainer, epoch, logs):
+            assert logs is trainer.history[-1] and logs["epoch"] == epoch + 1 == trainer.epoch
+            assert {"train_loss", "val_loss", "val_accuracy", "lr"} <= set(logs)
+            # the built-in checkpoint (earlier in the list) has written this epoch already
+            state = trainer.load_checkpoint(tmp_path / CHECKPOINT_NAME)
+            assert state["epoch"] == epoch + 1
+            calls.append((self.name, "epoch_end", epoch))
+
+        def on_fit_end(self, trainer):
+            calls.append((self.name, "fit_end", len(trainer.history)))
+
+    trainer = _trainer(_linear(), tmp_path, epochs=2, batch_size=16)
+    trainer.callbacks = [Record("a")]
+    trainer.fit(data, data, callbacks=[Record("b")])
+    kinds = [type(cb).__name__ for cb in trainer.active_callbacks]
+    assert kinds == ["EarlyStopping", "Checkpoint", "CSVLogger", "Record", "Record"]
+    per_epoch = [
+        ("epoch_start",), ("batch_end", 0), ("batch_end", 1), ("epoch_end",)
+    ]  # fmt: skip
+    expected = [(n, "fit_start", 0) for n in "ab"]
+    for epoch in range(2):
+        for hook in per_epoch:
+            arg = hook[1] if len(hook) > 1 else epoch
+            expected += [(n, hook[0], arg) for n in "ab"]
+    expected += [(n, "fit_end", 2) for n in "ab"]
+    assert calls == expected
+    with pytest.raises(TypeError, match=r"callbacks\[0\] is a function"):
+        _trainer(_linear(), None, callbacks=[lambda t: None])
+
+
+def test_a_callback_can_stop_training(sample):
+    class StopAfterOne(Callback):
+        def on_epoch_end(self, trainer, epoch, logs):
+            trainer.stop_training = True
+
+    trainer = _trainer(_linear(), None, epochs=5)
+    assert len(trainer.fit(_data(sample, n=16), callbacks=[StopAfterOne()])) == 1
+
+
+def test_progress_bar_and_history_csv(sample, tmp_path, capsys):
+    data = _data(sample, n=32)
+    trainer = _trainer(_linear(), None, epochs=2, batch_size=16)
+    trainer.progress = True
+    history = trainer.fit(data, data, callbacks=[CSVLogger(tmp_path / "log" / "h.csv")])
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert "epoch 1: train_loss" in text and "val_accuracy" in text and "epoch 2:" in text
+    from astropy.table import Table
+
+    table = Table.read(tmp_path / "log" / "h.csv", format="ascii.csv")
+    assert list(table["epoch"]) == [1, 2]
+    np.testing.assert_allclose(table["train_loss"], [h["train_loss"] for h in history])
 
 
 def test_monitoring_the_validation_loss_keeps_the_lowest(sample):

@@ -90,7 +90,7 @@ def make_baseline(
     >>> import numpy as np
     >>> from spectromer.baselines import make_baseline
     >>> from spectromer.datasets import load_sample
-    >>> from spectromer.training import as_source
+    >>> from spectromer.spectra import as_source
     >>> ds = load_sample()
     >>> rows = np.arange(0, 600, 5)
     >>> knn = make_baseline("knn", n_pixels=300, quick=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from numbers import Integral
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 
 __all__ = ["SpectrumResampler", "RESAMPLER_NORMALIZATIONS"]
 
@@ -36,16 +38,23 @@ class SpectrumResampler(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    wave_range_ : (float, float)
-        The grid limits used.
-    wavelength_ : ndarray
-        The grid (Angstrom).
+    wave_range_ : (float, float) or None
+        The grid limits used; None in pixel space.
+    wavelength_ : ndarray or None
+        The grid (Angstrom); None in pixel space.
+
+    Notes
+    -----
+    A flux array given without wavelengths (as scikit-learn's own estimator checks pass
+    data) is resampled in *pixel space*: each spectrum's pixels are spread evenly over
+    the ``n_pixels`` features (``grid="stretch"``), and the fitted resampler then only
+    takes such arrays.
 
     Examples
     --------
     >>> from spectromer.baselines import SpectrumResampler
     >>> from spectromer.datasets import load_sample
-    >>> from spectromer.training import as_source
+    >>> from spectromer.spectra import as_source
     >>> X = as_source(load_sample(), indices=range(20))
     >>> features = SpectrumResampler(n_pixels=500).fit_transform(X)
     >>> features.shape, features.dtype.name
@@ -64,14 +73,24 @@ class SpectrumResampler(TransformerMixin, BaseEstimator):
         self.normalization = normalization
         self.batch_size = batch_size
 
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "n_pixels": [Interval(Integral, 2, None, closed="left")],
+        "wave_range": [StrOptions({"auto"}), tuple, list],
+        "normalization": [StrOptions(set(RESAMPLER_NORMALIZATIONS))],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __sklearn_tags__(self):  # scikit-learn >= 1.6
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # non-finite pixels are interpolated over
+        tags.transformer_tags.preserves_dtype = ["float32"]  # features are float32
+        return tags
+
+    def _more_tags(self) -> dict[str, Any]:  # scikit-learn < 1.6
+        return {"allow_nan": True, "preserves_dtype": [np.float32]}
+
     def _check(self) -> None:
-        if not isinstance(self.n_pixels, (int, np.integer)) or self.n_pixels < 2:
-            raise ValueError(f"n_pixels must be an integer >= 2, got {self.n_pixels!r}")
-        if self.normalization not in RESAMPLER_NORMALIZATIONS:
-            raise ValueError(
-                f"normalization must be one of {RESAMPLER_NORMALIZATIONS}, "
-                f"got {self.normalization!r}"
-            )
+        self._validate_params()
         if self.wave_range != "auto":
             lo, hi = (float(v) for v in self.wave_range)
             if not 0 < lo < hi:
@@ -82,61 +101,76 @@ class SpectrumResampler(TransformerMixin, BaseEstimator):
     def _config(self) -> Any:
         from ..imaging import RenderConfig
 
+        if self.wave_range_ is None:  # pixel space: each spectrum's pixels, evenly
+            return RenderConfig(grid="stretch")
         return RenderConfig(grid="log", wave_range=tuple(self.wave_range_))
 
     def fit(self, X: Any, y: Any = None) -> SpectrumResampler:
         """Learn the grid limits (with ``wave_range="auto"``); ``y`` is ignored."""
-        from ..training import as_source
+        from ..spectra import as_source
 
         self._check()
-        if self.wave_range != "auto":
+        source = as_source(X)
+        if not source.has_wavelength:
+            if self.wave_range != "auto":
+                raise ValueError(
+                    f"wave_range={self.wave_range!r} needs spectra with wavelengths, but X is "
+                    "a flux array without them: pass spectra with their grid, or keep "
+                    "wave_range='auto' to resample in pixel space"
+                )
+            self.wave_range_ = self.wavelength_ = None
+        elif self.wave_range != "auto":
             self.wave_range_ = (float(self.wave_range[0]), float(self.wave_range[1]))
         else:
-            source = as_source(X)
-            rows = np.arange(len(source))
-            if rows.size > 2000:
-                rows = np.random.default_rng(0).choice(rows, 2000, replace=False)
-            starts, ends = [], []
-            for s in range(0, rows.size, self.batch_size):
-                b = source.batch(np.sort(rows[s : s + self.batch_size]))
-                good = ~b["mask"] & np.isfinite(b["wave"]) & (b["ivar"] > 0)
-                w = np.where(good, b["wave"], np.nan)
-                ok = good.any(axis=1)
-                starts.append(np.nanmin(w[ok], axis=1))
-                ends.append(np.nanmax(w[ok], axis=1))
-            starts, ends = np.concatenate(starts), np.concatenate(ends)
-            if starts.size == 0:
-                raise ValueError(
-                    "X: no spectrum has a valid pixel; cannot choose a wavelength grid"
-                )
-            lo, hi = float(np.percentile(starts, 95)), float(np.percentile(ends, 5))
-            if not lo < hi:
-                raise ValueError(
-                    f"X: the spectra share no common wavelength range ({lo:.0f} >= {hi:.0f} A); "
-                    "set wave_range=(low, high)"
-                )
-            self.wave_range_ = (lo, hi)
-        self.wavelength_ = np.geomspace(*self.wave_range_, int(self.n_pixels))
+            self.wave_range_ = self._common_range(source)
+        if self.wave_range_ is not None:
+            self.wavelength_ = np.geomspace(*self.wave_range_, int(self.n_pixels))
         self.n_features_out_ = int(self.n_pixels)
         return self
 
+    def _common_range(self, source: Any) -> tuple[float, float]:
+        """The wavelength range that 95% of (up to 2000 of) the spectra cover."""
+        rows = np.arange(len(source))
+        if rows.size > 2000:
+            rows = np.random.default_rng(0).choice(rows, 2000, replace=False)
+        starts, ends = [], []
+        for s in range(0, rows.size, self.batch_size):
+            b = source.batch(np.sort(rows[s : s + self.batch_size]))
+            w = np.where(b.good, b.wave, np.nan)
+            ok = b.good.any(axis=1)
+            starts.append(np.nanmin(w[ok], axis=1))
+            ends.append(np.nanmax(w[ok], axis=1))
+        starts, ends = np.concatenate(starts), np.concatenate(ends)
+        if starts.size == 0:
+            raise ValueError("X: no spectrum has a valid pixel; cannot choose a wavelength grid")
+        lo, hi = float(np.percentile(starts, 95)), float(np.percentile(ends, 5))
+        if not lo < hi:
+            raise ValueError(
+                f"X: the spectra share no common wavelength range ({lo:.0f} >= {hi:.0f} A); "
+                "set wave_range=(low, high)"
+            )
+        return lo, hi
+
     def transform(self, X: Any) -> np.ndarray:
         """The resampled, normalised spectra, ``(n, n_pixels)`` float32."""
-        from ..imaging.prepare import as_batch, resample
-        from ..training import as_source
+        from ..imaging.prepare import resample
+        from ..spectra import as_source
 
         if not hasattr(self, "wave_range_"):
             from sklearn.exceptions import NotFittedError
 
             raise NotFittedError("SpectrumResampler is not fitted: call fit() first")
         source = as_source(X)
+        if self.wave_range_ is None and source.has_wavelength:
+            raise ValueError(
+                "this SpectrumResampler was fitted on flux arrays without wavelengths (pixel "
+                "space); X has wavelengths: fit it on spectra with wavelengths"
+            )
         cfg = self._config()
         out = np.empty((len(source), int(self.n_pixels)), np.float32)
         for s in range(0, len(source), self.batch_size):
             idx = np.arange(s, min(s + self.batch_size, len(source)))
-            values, _, _, inside = resample(
-                as_batch(source.batch(idx)), cfg, n_values=int(self.n_pixels)
-            )
+            values, _, _, inside = resample(source.batch(idx), cfg, n_values=int(self.n_pixels))
             out[idx] = self._normalize(values, inside)
         return out
 
@@ -162,4 +196,6 @@ class SpectrumResampler(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names ``flux_<wavelength>`` of the output columns."""
+        if self.wavelength_ is None:  # pixel space
+            return np.array([f"flux_{i}" for i in range(int(self.n_pixels))], dtype=object)
         return np.array([f"flux_{w:.2f}" for w in self.wavelength_], dtype=object)

@@ -3,7 +3,7 @@
 ``spectromer fetch sdss`` selects spectra from the SDSS SkyServer ``SpecObj``
 view, downloads their ``spec-*.fits`` files into a cache and ingests them into
 an HDF5 :class:`~spectromer.datasets.SpectraDataset` (see
-:func:`spectromer.datasets.sdss_fetch.fetch_sdss`).
+:func:`spectromer.datasets.fetch_sdss`).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ _non_negative_int = _int_at_least(0)
 
 
 def _spec_class(text: str) -> str:
-    from spectromer.datasets.sdss_fetch import SPEC_CLASSES
+    from spectromer.datasets.sdss import SPEC_CLASSES
 
     value = text.strip().upper()
     if value not in SPEC_CLASSES:
@@ -198,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     >>> fetch.run(args)  # rejected before any network access
     1
     """
-    from spectromer.datasets.sdss_fetch import SDSSFetchError, SDSSFetchWarning, fetch_sdss
+    from spectromer.datasets import SDSSFetchError, SDSSFetchWarning, fetch_sdss
 
     prefix = "spectromer fetch sdss: error:"
     sql = args.sql

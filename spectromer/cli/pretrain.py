@@ -4,11 +4,38 @@ from __future__ import annotations
 
 import argparse
 
-from .train import _option, add_hardware_arguments, add_image_arguments, render_options
+from .train import (
+    _option,
+    add_hardware_arguments,
+    add_image_arguments,
+    estimator_defaults,
+    estimator_params,
+    render_options,
+)
+
+#: ``spectromer pretrain`` options (argparse names) and the MaskedImagePretrainer
+#: parameters they set; each option's default is that parameter's default.
+PRETRAIN_OPTIONS = {
+    "backbone": "backbone",
+    "kind": "representation",
+    "image_size": "image_size",
+    "mask_ratio": "mask_ratio",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "seed": "random_state",
+    "device": "device",
+    "precision": "precision",
+    "num_workers": "num_workers",
+    "checkpoint_dir": "checkpoint_dir",
+}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``pretrain`` sub-command."""
+    from spectromer.models import MaskedImagePretrainer
+
+    d = estimator_defaults(MaskedImagePretrainer)
     p = subparsers.add_parser(
         "pretrain",
         help="pretrain a vision transformer on unlabelled spectra (masked autoencoder)",
@@ -26,20 +53,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--out", "-o", required=True, metavar="FILE", help="backbone .safetensors")
     p.add_argument("--split", metavar="NAME", help="use only this split's train rows of DATASET 1")
     g = p.add_argument_group("model")
-    g.add_argument("--backbone", default="vit_tiny_patch16_224", help="timm ViT name")
+    g.add_argument("--backbone", default=d["backbone"], help="timm ViT name")
     g.add_argument(
         "--backbone-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
         help="timm constructor option, e.g. depth=6 or patch_size=8 (repeatable)",
     )  # fmt: skip
-    g.add_argument("--mask-ratio", type=float, default=0.75, help="fraction of patches hidden")
-    add_image_arguments(p, default_size=64)
+    g.add_argument("--mask-ratio", type=float, default=d["mask_ratio"],
+                   help="fraction of patches hidden")  # fmt: skip
+    add_image_arguments(p, d)
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=50)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    t.add_argument("--epochs", type=int, default=d["epochs"])
+    t.add_argument("--batch-size", type=int, default=d["batch_size"])
+    t.add_argument("--lr", type=float, default=d["lr"], help="peak learning rate")
     t.add_argument("--no-augment", action="store_true", help="no augmentations")
-    t.add_argument("--seed", type=int, default=0)
-    add_hardware_arguments(p, checkpoint_help="checkpoint every epoch there")
+    t.add_argument("--seed", type=int, default=d["random_state"],
+                   help="random seed (default: a fresh one)")  # fmt: skip
+    add_hardware_arguments(p, checkpoint_help="checkpoint every epoch there", defaults=d)
     p.set_defaults(func=run)
     return p
 
@@ -50,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     from spectromer.datasets import SpectraDataset
     from spectromer.models import MaskedImagePretrainer
-    from spectromer.training import as_source
+    from spectromer.spectra import as_source
 
     out = Path(args.out)
     if out.suffix != ".safetensors":
@@ -65,22 +94,9 @@ def run(args: argparse.Namespace) -> int:
             rows = ds.load_split(args.split)["train"]
         parts.append(as_source(ds, indices=rows))
     pretrainer = MaskedImagePretrainer(
-        backbone=args.backbone,
-        representation=args.kind,
-        image_size=args.image_size,
+        **estimator_params(args, PRETRAIN_OPTIONS),
         render_options=render_options(args),
         backbone_options=dict(args.backbone_option) or None,
-        mask_ratio=args.mask_ratio,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        augment=not args.no_augment,
-        device=args.device,
-        precision=args.precision,
-        num_workers=args.num_workers,
-        checkpoint_dir=args.checkpoint_dir,
-        random_state=args.seed,
-        progress=not args.no_progress,
     )
     pretrainer.fit(parts, resume=args.resume)
     pretrainer.save_backbone(out)

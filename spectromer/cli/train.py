@@ -4,8 +4,69 @@ from __future__ import annotations
 
 import argparse
 import ast
+import inspect
 import os
 from typing import Any
+
+#: ``spectromer train`` options (argparse names) and the SpectromerModel parameters they
+#: set; each option's default is that parameter's default.
+TRAIN_OPTIONS = {
+    "task": "task",
+    "backbone": "backbone",
+    "pretrained": "pretrained",
+    "loss": "loss",
+    "standardize": "standardize",
+    "kind": "representation",
+    "image_size": "image_size",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "weight_decay": "weight_decay",
+    "warmup": "warmup",
+    "label_smoothing": "label_smoothing",
+    "class_weight": "class_weight",
+    "validation_fraction": "validation_fraction",
+    "early_stopping": "early_stopping",
+    "seed": "random_state",
+    "device": "device",
+    "precision": "precision",
+    "num_workers": "num_workers",
+}
+#: ``--no-X`` flags and the boolean parameters they turn off (shared by train and pretrain).
+NEGATED_FLAGS = {"no_augment": "augment", "no_progress": "progress"}
+
+
+def estimator_defaults(cls: type) -> dict[str, Any]:
+    """The default of every parameter of an estimator's ``__init__``.
+
+    Examples
+    --------
+    >>> from spectromer import SpectromerModel
+    >>> from spectromer.cli.train import estimator_defaults
+    >>> estimator_defaults(SpectromerModel)["backbone"]
+    'vit_base_patch16_224'
+    """
+    return {
+        name: p.default
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
+def estimator_params(args: argparse.Namespace, options: dict[str, str]) -> dict[str, Any]:
+    """Estimator parameters from parsed arguments: ``options`` and the ``--no-X`` flags.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from spectromer.cli.train import estimator_params
+    >>> estimator_params(argparse.Namespace(seed=1, no_augment=True, no_progress=False),
+    ...                  {"seed": "random_state"})
+    {'random_state': 1, 'augment': False, 'progress': True}
+    """
+    params = {param: getattr(args, dest) for dest, param in options.items()}
+    params.update({param: not getattr(args, flag) for flag, param in NEGATED_FLAGS.items()})
+    return params
 
 
 def _option(text: str) -> tuple[str, Any]:
@@ -19,6 +80,15 @@ def _option(text: str) -> tuple[str, Any]:
         return key.strip(), value
 
 
+def _learning_rate(text: str) -> float | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+
+
 def _pretrained(text: str) -> bool | str:
     low = text.lower()
     if low in ("none", "no", "false", "scratch"):
@@ -28,13 +98,16 @@ def _pretrained(text: str) -> bool | str:
     return text
 
 
-def add_image_arguments(p: argparse.ArgumentParser, default_size: int = 224) -> None:
-    """The ``images`` argument group (shared by ``train`` and ``pretrain``)."""
+def add_image_arguments(p: argparse.ArgumentParser, defaults: dict[str, Any]) -> None:
+    """The ``images`` argument group (shared by ``train`` and ``pretrain``).
+
+    ``defaults`` are the estimator's (:func:`estimator_defaults`).
+    """
     from spectromer.imaging import FILL_ORDERS, GRIDS, KINDS, NORMALIZATIONS
 
     r = p.add_argument_group("images")
-    r.add_argument("--kind", choices=KINDS, default="map2dnormaldev")
-    r.add_argument("--image-size", type=int, default=default_size)
+    r.add_argument("--kind", choices=KINDS, default=defaults["representation"])
+    r.add_argument("--image-size", type=int, default=defaults["image_size"])
     r.add_argument("--fill-order", choices=FILL_ORDERS, default=None)
     r.add_argument("--grid", choices=GRIDS, default=None)
     r.add_argument("--normalization", choices=NORMALIZATIONS, default=None)
@@ -44,13 +117,21 @@ def add_image_arguments(p: argparse.ArgumentParser, default_size: int = 224) -> 
     )  # fmt: skip
 
 
-def add_hardware_arguments(p: argparse.ArgumentParser, checkpoint_help: str) -> None:
-    """The ``hardware and checkpoints`` argument group (shared by ``train`` and ``pretrain``)."""
+def add_hardware_arguments(
+    p: argparse.ArgumentParser, checkpoint_help: str, defaults: dict[str, Any]
+) -> None:
+    """The ``hardware and checkpoints`` argument group (shared by ``train`` and ``pretrain``).
+
+    ``defaults`` are the estimator's (:func:`estimator_defaults`).
+    """
+    from spectromer.training.engine import PRECISIONS
+
     h = p.add_argument_group("hardware and checkpoints")
-    h.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    h.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
-    h.add_argument("--num-workers", type=int, default=0, help="data-loader processes")
-    h.add_argument("--checkpoint-dir", default=None, help=checkpoint_help)
+    h.add_argument("--device", default=defaults["device"], help="auto, cpu, cuda, cuda:1, mps")
+    h.add_argument("--precision", choices=PRECISIONS, default=defaults["precision"])
+    h.add_argument("--num-workers", type=int, default=defaults["num_workers"],
+                   help="data-loader processes")  # fmt: skip
+    h.add_argument("--checkpoint-dir", default=defaults["checkpoint_dir"], help=checkpoint_help)
     h.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     h.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -66,7 +147,9 @@ def render_options(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``train`` sub-command."""
-    from spectromer.models.estimator import LOSSES, TASKS
+    from spectromer.models.estimator import LOSSES, TASKS, SpectromerModel
+
+    d = estimator_defaults(SpectromerModel)
 
     p = subparsers.add_parser(
         "train",
@@ -83,16 +166,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("dataset", metavar="DATASET", help="a SpectraDataset .h5 file")
     p.add_argument("--label", required=True, help="metadata column to predict (e.g. subclass)")
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="folder for the model")
-    p.add_argument("--task", choices=TASKS, default="classification")
+    p.add_argument("--task", choices=TASKS, default=d["task"])
     p.add_argument("--split", metavar="NAME", help="use a split saved in the dataset")
     g = p.add_argument_group("model")
-    g.add_argument("--backbone", default="vit_tiny_patch16_224", help="timm model name")
+    g.add_argument("--backbone", default=d["backbone"], help="timm model name")
     g.add_argument(
         "--pretrained",
         type=_pretrained,
-        default=False,
+        default=d["pretrained"],
         metavar="imagenet|none|PATH",
-        help="initial weights: none (default), imagenet (needs network) or a local file",
+        help="initial weights: imagenet (the default; needs network or a hub cache), none "
+        "(train from scratch) or a local file",
     )
     g.add_argument(
         "--backbone-option",
@@ -102,26 +186,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="KEY=VALUE",
         help="timm constructor option, e.g. depth=6 or patch_size=8 (repeatable)",
     )
-    g.add_argument("--loss", choices=LOSSES, default="auto")
-    add_image_arguments(p)
+    g.add_argument("--loss", choices=LOSSES, default=d["loss"])
+    add_image_arguments(p, d)
     g.add_argument(
-        "--standardize", choices=("append", "replace"), default=None,
+        "--standardize", choices=("append", "replace"), default=d["standardize"],
         help="per-pixel (per-wavelength) z-scores fitted on the training images, as extra "
              "channels (append) or instead of the plain ones (replace)",
     )  # fmt: skip
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--lr", type=float, default=None, help="peak learning rate (default auto)")
-    t.add_argument("--weight-decay", type=float, default=0.05)
-    t.add_argument("--warmup", type=float, default=1.0, help="warm-up epochs")
-    t.add_argument("--label-smoothing", type=float, default=0.0)
-    t.add_argument("--class-weight", choices=("balanced",), default=None)
+    t.add_argument("--epochs", type=int, default=d["epochs"])
+    t.add_argument("--batch-size", type=int, default=d["batch_size"])
+    t.add_argument("--lr", type=_learning_rate, default=d["lr"], help="peak learning rate or auto")
+    t.add_argument("--weight-decay", type=float, default=d["weight_decay"])
+    t.add_argument("--warmup", type=float, default=d["warmup"], help="warm-up epochs")
+    t.add_argument("--label-smoothing", type=float, default=d["label_smoothing"])
+    t.add_argument("--class-weight", choices=("balanced",), default=d["class_weight"])
     t.add_argument("--no-augment", action="store_true", help="no augmentations")
-    t.add_argument("--validation-fraction", type=float, default=0.1)
-    t.add_argument("--early-stopping", type=int, default=0, metavar="EPOCHS", help="patience")
-    t.add_argument("--seed", type=int, default=0)
-    add_hardware_arguments(p, checkpoint_help="default: OUT/checkpoints")
+    t.add_argument("--validation-fraction", type=float, default=d["validation_fraction"])
+    t.add_argument("--early-stopping", type=int, default=d["early_stopping"], metavar="EPOCHS",
+                   help="patience (default: no early stopping)")  # fmt: skip
+    t.add_argument("--seed", type=int, default=d["random_state"],
+                   help="random seed (default: a fresh one)")  # fmt: skip
+    add_hardware_arguments(p, checkpoint_help="default: OUT/checkpoints", defaults=d)
     p.set_defaults(func=run)
     return p
 
@@ -165,31 +251,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.dataset}: fewer than 2 spectra with a {args.label!r} label")
     out = Path(args.out)
     model = SpectromerModel(
-        task=args.task,
-        backbone=args.backbone,
-        pretrained=args.pretrained,
-        representation=args.kind,
-        image_size=args.image_size,
+        **estimator_params(args, TRAIN_OPTIONS),
         render_options=render_options(args),
         backbone_options=dict(args.backbone_option) or None,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr="auto" if args.lr is None else args.lr,
-        weight_decay=args.weight_decay,
-        warmup=args.warmup,
-        label_smoothing=args.label_smoothing,
-        class_weight=args.class_weight,
-        loss=args.loss,
-        augment=not args.no_augment,
-        validation_fraction=args.validation_fraction,
-        early_stopping=args.early_stopping or False,
-        device=args.device,
-        precision=args.precision,
-        num_workers=args.num_workers,
         checkpoint_dir=args.checkpoint_dir or str(out / "checkpoints"),
-        random_state=args.seed,
-        progress=not args.no_progress,
-        standardize=args.standardize,
     )
     y = args.label if args.task == "classification" else ds.labels(args.label)[train].astype(float)
     model.fit(ds, y, indices=train, resume=args.resume)

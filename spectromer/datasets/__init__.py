@@ -3,7 +3,8 @@
 * :class:`SpectraDataset` - one HDF5 file holding many spectra on their native
   wavelength grids, with a metadata table of labels; opens lazily and streams batches.
 * :func:`ingest` - parallel, resumable conversion of spectrum files into a dataset.
-* :func:`stratified_split` - reproducible train/validation/test index arrays.
+* :func:`stratified_split` - reproducible train/validation/test index arrays;
+  :func:`holdout_split` - one random held-out fraction (stratified when asked).
 * :func:`load_sample` - a small real LAMOST DR10 A/F/G sample shipped with the package.
 * :func:`fetch_sdss` - query SDSS SpecObj with astroquery and download spectra.
 * :func:`simulate_sdss` - **simulated** SDSS galaxy, quasar and star spectra
@@ -15,7 +16,7 @@ from .ingestion import IngestResult, find_spectrum_files, ingest
 from .labels import derive_labels, stellar_type
 from .sample import SAMPLE_PROVENANCE, load_sample, sample_path
 from .simulate import SIMULATION_PROVENANCE, simulate_sdss
-from .splits import stratified_split
+from .splits import holdout_split, stratified_split
 
 __all__ = [
     "SpectraDataset",
@@ -24,6 +25,7 @@ __all__ = [
     "IngestResult",
     "find_spectrum_files",
     "stratified_split",
+    "holdout_split",
     "stellar_type",
     "derive_labels",
     "load_sample",
@@ -41,7 +43,7 @@ __all__ = [
     "SDSSFetchError",
 ]
 
-from .sdss_fetch import (
+from .sdss import (
     DownloadResult,
     FetchFailure,
     SDSSFetchError,

@@ -1,4 +1,4 @@
-"""Reproducible stratified train/validation/test splits."""
+"""Reproducible splits: stratified train/validation/test parts, and one held-out fraction."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["stratified_split"]
+__all__ = ["stratified_split", "holdout_split"]
 
 
 def stratified_split(
@@ -78,3 +78,78 @@ def stratified_split(
         name: np.sort(np.concatenate(p)).astype(np.int64) if p else np.array([], np.int64)
         for name, p in parts.items()
     }
+
+
+def holdout_split(
+    n_or_labels: int | Sequence | np.ndarray,
+    fraction: float,
+    seed: int = 0,
+    *,
+    stratify: bool = False,
+    name: str = "fraction",
+    what: str = "spectra",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out ``fraction`` of the items at random: the one split of every learner.
+
+    ``round(fraction * n)`` items are held out. With ``stratify`` (``n_or_labels`` are
+    labels), scikit-learn's stratified shuffle keeps the class proportions, when every
+    class has two members and there are at least as many held-out items as classes;
+    otherwise (and without ``stratify``) the held-out items are the first of a
+    permutation by ``numpy.random.default_rng(seed)``. The learners' validation sets and
+    the benchmark's random test split use this function.
+
+    Parameters
+    ----------
+    n_or_labels : int or array-like
+        The number of items, or one label per item.
+    fraction : float
+        Fraction held out, in (0, 1).
+    seed : int
+        Random seed; the same input and seed always give the same split.
+    stratify : bool
+        Keep the label proportions (needs labels).
+    name, what : str
+        The argument and the items, for the error message.
+
+    Returns
+    -------
+    kept, held_out : ndarray
+        Sorted int64 index arrays covering every index exactly once.
+
+    Raises
+    ------
+    ValueError
+        When the fraction leaves no item on one side.
+
+    Examples
+    --------
+    >>> from spectromer.datasets import holdout_split
+    >>> kept, held = holdout_split(10, 0.2, seed=0)
+    >>> len(kept), len(held)
+    (8, 2)
+    >>> kept, held = holdout_split([0] * 6 + [1] * 6, 0.5, seed=0, stratify=True)
+    >>> sorted(int(i) // 6 for i in held)
+    [0, 0, 0, 1, 1, 1]
+    """
+    labels = None if np.ndim(n_or_labels) == 0 else np.asarray(n_or_labels)
+    n = int(n_or_labels) if labels is None else len(labels)
+    n_out = int(round(float(fraction) * n))
+    if n_out < 1 or n - n_out < 1:
+        raise ValueError(
+            f"{name}={fraction} leaves no held-out or no remaining {what} out of {n}; "
+            f"use {'0 or ' if name == 'validation_fraction' else ''}more {what}"
+        )
+    if stratify:
+        if labels is None:
+            raise ValueError("stratify=True needs one label per item, not a count")
+        _, codes = np.unique(labels, return_inverse=True)
+        counts = np.bincount(codes.ravel())
+        if counts.min() >= 2 and n_out >= len(counts):
+            from sklearn.model_selection import train_test_split
+
+            kept, held = train_test_split(
+                np.arange(n), test_size=n_out, random_state=seed, stratify=codes.ravel()
+            )
+            return np.sort(kept).astype(np.int64), np.sort(held).astype(np.int64)
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[n_out:]).astype(np.int64), np.sort(perm[:n_out]).astype(np.int64)

@@ -64,7 +64,7 @@ def load_data(data: Any, workdir: Path, name: str, progress: bool = True) -> Any
     """
     from ..datasets import SpectraDataset, ingest
 
-    if hasattr(data, "read_batch"):
+    if isinstance(data, SpectraDataset):
         return data
     path = Path(data) if isinstance(data, (str, os.PathLike)) else None
     if path is not None and path.suffix in (".h5", ".hdf5") and path.is_file():
@@ -307,9 +307,9 @@ def run_benchmark(
     >>> r["model"], r["n_train"], r["n_test"], 0.0 <= r["accuracy"] <= 1.0
     ('knn', 480, 120, True)
     """
-    from ..datasets import load_sample, stratified_split
+    from ..datasets import holdout_split, load_sample, stratified_split
+    from ..spectra import as_source
     from ..utils.atomic import atomic_path
-    from ..training import as_source
 
     if not 0 < float(test_fraction) < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
@@ -327,9 +327,8 @@ def run_benchmark(
         if kind == "classification":
             parts = stratified_split(values[rows], (1 - test_fraction, test_fraction), seed=seed)
         else:
-            perm = np.random.default_rng(seed).permutation(rows.size)
-            k = int(round(test_fraction * rows.size))
-            parts = {"train": np.sort(perm[k:]), "test": np.sort(perm[:k])}
+            kept, held = holdout_split(rows.size, test_fraction, seed, name="test_fraction")
+            parts = {"train": kept, "test": held}
         tr, te = rows[parts["train"]], rows[parts["test"]]
         test_ds, test_values = train_ds, values
         split_info = {"kind": "stratified" if kind == "classification" else "random",

@@ -6,10 +6,13 @@
 * :class:`SpectrumToImage` - a data-loader transform (no image files needed).
 * :func:`save_images` - PNG files, for those who want them.
 * :class:`RenderConfig` - every option as one frozen, serialisable object.
+* :mod:`~spectromer.imaging.registry` - the image kinds as data, one entry per kind
+  (:data:`KINDS` and the kind-dependent options are derived from it).
 * :mod:`~spectromer.imaging.layout` - fill orders (standard, boustrophedon,
   Hilbert) and pixel-to-value index maps.
 """
 
+from . import reference as _reference  # noqa: F401 - attaches the published renderers
 from .accessor import install_spectrum_method
 from .config import DEFAULT_WAVE_RANGE, GRIDS, KINDS, NORMALIZATIONS, RenderConfig
 from .layout import FILL_ORDERS, fill_order, pixel_index_map, values_from_image

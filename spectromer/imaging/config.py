@@ -11,10 +11,12 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .layout import FILL_ORDERS, block_grid
+from .registry import BLOCK_KINDS, KINDS, get_kind
 
 __all__ = [
     "RenderConfig",
     "KINDS",
+    "BLOCK_KINDS",
     "GRIDS",
     "NORMALIZATIONS",
     "DEFAULT_WAVE_RANGE",
@@ -22,10 +24,9 @@ __all__ = [
     "PUBLISHED_VMAX",
 ]
 
-#: Image representations (see :func:`spectromer.imaging.render`).
-KINDS = ("plot", "overlapsplit", "map2d", "map2dnormal", "map2dnormaldev", "roi")
-#: Block kinds lay values out in blocks; the others draw lines.
-BLOCK_KINDS = ("map2d", "map2dnormal", "map2dnormaldev", "roi")
+# KINDS (the image representations) and BLOCK_KINDS (those laying values out in blocks)
+# come from the kind registry, spectromer.imaging.registry, which derives them.
+
 #: How spectrum pixels become the values laid out in the image.
 GRIDS = ("log", "linear", "index", "stretch")
 #: Per-spectrum normalisations of the values to [0, 1].
@@ -146,7 +147,7 @@ class RenderConfig:
             return ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
         if self.kind not in KINDS:
-            raise bad("kind", self.kind, KINDS)
+            raise bad("kind", self.kind, tuple(KINDS))
         if self.fill_order not in FILL_ORDERS:
             raise bad("fill_order", self.fill_order, FILL_ORDERS)
         if self.grid not in GRIDS:
@@ -190,20 +191,19 @@ class RenderConfig:
     @property
     def is_block(self) -> bool:
         """Whether the kind lays values out in blocks (rather than drawing lines)."""
-        return self.kind in BLOCK_KINDS
+        return get_kind(self.kind).is_block
 
     @property
     def norm(self) -> str:
         """The normalisation in effect (the kind's default if none was given)."""
         if self.normalization is not None:
             return self.normalization
-        return "fixed" if self.kind == "map2d" else "minmax"
+        return get_kind(self.kind).normalization
 
     @property
     def channels(self) -> int:
         """Number of image channels, the mask channel included."""
-        base = 1 if (self.kind == "map2d" and self.cmap is None) else 3
-        return base + int(self.mask_channel)
+        return get_kind(self.kind).n_channels(self.mask_channel, self.cmap)
 
     def resolved_block_size(self, n_pixels: int | None = None) -> int:
         """Block size in use (line kinds: 1).

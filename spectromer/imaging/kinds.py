@@ -1,17 +1,18 @@
-"""The image representations, built by name from one registry.
+"""The renderers of the image kinds, and the registration of the built-in kinds.
 
-Each kind is a function registered with :func:`register_kind`; it receives
-the resampled values of a batch and the :class:`RenderConfig`. A *block* kind
-returns a list of per-value channels, each ``(N, M)`` in [0, 1], which the
-renderer quantises, interleaves and places with :func:`layout_blocks` (so the
-heavy image-sized arrays are built once, in the output dtype); a *line* kind returns the image
-``(N, H, W, C)`` in [0, 1] drawn with :func:`rasterize_lines`. Everything is
-vectorised over the batch: no matplotlib, no per-pixel Python loops.
+Each kind is a function registered with its facts by
+:func:`~spectromer.imaging.registry.register_kind` (the table at the end of this
+module); it receives the resampled values of a batch and the
+:class:`RenderConfig`. A *block* kind returns a list of per-value channels, each
+``(N, M)`` in [0, 1], which the renderer quantises, interleaves and places with
+:func:`layout_blocks` (so the heavy image-sized arrays are built once, in the
+output dtype); a *line* kind returns a :class:`Palette`, a colour index per pixel
+drawn with :func:`rasterize_lines`. Everything is vectorised over the batch: no
+matplotlib, no per-pixel Python loops.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -20,6 +21,7 @@ import numpy as np
 from .config import RenderConfig
 from .layout import block_grid, fill_order
 from .prepare import _covered, _zero_outside, normalize
+from .registry import get_kind, register_kind
 
 __all__ = ["register_kind", "get_kind", "Values", "layout_blocks", "rasterize_lines"]
 
@@ -74,32 +76,6 @@ class Values:
         if self.z is None:
             return self.grid
         return self.grid * (1.0 + self.z[i])
-
-
-_KINDS: dict[str, Callable[[Values, RenderConfig], np.ndarray]] = {}
-
-
-def register_kind(name: str, block: bool = True) -> Callable:
-    """Register a renderer function under ``name`` (decorator).
-
-    ``block=True``: the function returns a list of per-value channels (N, M);
-    ``block=False``: it returns whole images (N, H, W, C).
-    """
-
-    def deco(func: Callable[[Values, RenderConfig], np.ndarray]) -> Callable:
-        func.is_block = block
-        _KINDS[name] = func
-        return func
-
-    return deco
-
-
-def get_kind(name: str) -> Callable[[Values, RenderConfig], np.ndarray]:
-    """The renderer registered under ``name``."""
-    try:
-        return _KINDS[name]
-    except KeyError:
-        raise ValueError(f"unknown kind {name!r}; available: {', '.join(_KINDS)}") from None
 
 
 # --------------------------------------------------------------------------- blocks
@@ -351,7 +327,6 @@ def _with_mask(channels: list[np.ndarray], v: Values, config: RenderConfig) -> l
     return channels
 
 
-@register_kind("map2dnormal")
 def _map2dnormal(v: Values, config: RenderConfig) -> np.ndarray:
     r = _channel(v.values, v, config)
     return _with_mask([r, None, None], v, config)
@@ -408,7 +383,6 @@ def _gradient_runs(x: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.nda
     return _zero_outside(d, start, stop)
 
 
-@register_kind("map2dnormaldev")
 def _map2dnormaldev(v: Values, config: RenderConfig) -> np.ndarray:
     x = v.values
     d1 = _gradient_runs(x, v.start, v.stop)
@@ -425,7 +399,6 @@ def _colormap_lut(name: str) -> np.ndarray:
     return (cmap(np.arange(256))[:, :3]).astype(np.float64)
 
 
-@register_kind("map2d")
 def _map2d(v: Values, config: RenderConfig) -> np.ndarray:
     x = _channel(v.values, v, config)
     if config.cmap is None:
@@ -496,7 +469,6 @@ def _window_median(x: np.ndarray, win: int) -> np.ndarray:
     return med[:, j0] * (1.0 - frac) + med[:, j0 + 1] * frac
 
 
-@register_kind("roi")
 def _roi(v: Values, config: RenderConfig) -> np.ndarray:
     r = _channel(v.values, v, config)
     g = roi_flags(v, config).astype(np.float32) * np.float32(config.roi_value / 255.0)
@@ -606,7 +578,6 @@ class Palette:
     mask: np.ndarray | None = None
 
 
-@register_kind("plot", block=False)
 def _plot(v: Values, config: RenderConfig) -> Palette:
     h, w = config.shape
     n = v.values.shape[0]
@@ -638,7 +609,6 @@ def _overlap_colors() -> np.ndarray:
     return colors
 
 
-@register_kind("overlapsplit", block=False)
 def _overlapsplit(v: Values, config: RenderConfig) -> Palette:
     h, w = config.shape
     n, m = v.values.shape
@@ -651,3 +621,13 @@ def _overlapsplit(v: Values, config: RenderConfig) -> Palette:
         codes |= on.view(np.uint8) << k
     mask = _mask_columns(v, config, n) if config.mask_channel else None
     return Palette(codes, _overlap_colors(), mask)
+
+
+# --------------------------------------------------------------------------- the kinds
+# One registration per kind: its facts and its renderer (spectromer.imaging.registry).
+register_kind("plot", block=False)(_plot)
+register_kind("overlapsplit", block=False)(_overlapsplit)
+register_kind("map2d", colormap=True, normalization="fixed")(_map2d)
+register_kind("map2dnormal")(_map2dnormal)
+register_kind("map2dnormaldev")(_map2dnormaldev)
+register_kind("roi")(_roi)

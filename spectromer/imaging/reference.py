@@ -84,17 +84,14 @@ from typing import Any
 
 import numpy as np
 
+from . import kinds as _kinds  # noqa: F401 - registers the kinds renderers are attached to
+from .registry import KindNames, get_kind, register_reference
+
 __all__ = ["render_reference", "REFERENCE_KINDS", "REFERENCE_FILL_ORDERS"]
 
-#: Image kinds of the published renderer.
-REFERENCE_KINDS: tuple[str, ...] = (
-    "plot",
-    "overlapsplit",
-    "map2d",
-    "map2dnormal",
-    "map2dnormaldev",
-    "roi",
-)
+#: Image kinds of the published renderer: those with a reference renderer in the kind
+#: registry (attached below with :func:`~spectromer.imaging.registry.register_reference`).
+REFERENCE_KINDS = KindNames(lambda kind: kind.reference is not None)
 #: Block fill orders of the published ``map2dnormal``/``map2dnormaldev`` renderer.
 REFERENCE_FILL_ORDERS: tuple[str, ...] = ("standard", "boustrophedon")
 
@@ -201,26 +198,7 @@ def render_reference(
         raise ValueError(
             f"wavelength ({wave.size} values) and flux ({flx.size} values) differ in length"
         )
-    if kind == "plot":
-        _require_length(flx, 1, kind)
-        return _render_plot(wave, flx, size)
-    if kind == "overlapsplit":
-        _require_length(flx, 2 * len(_SPLIT_COLORS), kind)
-        return _render_overlapsplit(wave, flx, size)
-    if kind == "map2d":
-        _require_length(flx, 1, kind)
-        return _render_map2d(flx, size, block_size)
-    if kind == "roi":
-        _require_length(flx, _SAVGOL_WINDOW, kind)
-        _require_finite(wave, "wavelength", kind)
-        _require_finite(flx, "flux", kind)
-        return _render_roi(wave, flx, size, block_size)
-    _require_length(flx, 2, kind)
-    _require_finite(wave, "wavelength", kind)
-    _require_finite(flx, "flux", kind)
-    return _render_map2dnormal(
-        wave, flx, size, block_size, fill_order, interpolate, kind == "map2dnormaldev"
-    )
+    return get_kind(kind).reference(wave, flx, size, block_size, fill_order, interpolate)
 
 
 # --------------------------------------------------------------------------- checks
@@ -281,7 +259,15 @@ def _figure_to_rgb(draw, size: int, tight_layout: bool) -> np.ndarray:
         return np.array(png.convert("RGB"), dtype=np.uint8)
 
 
-def _render_plot(wave: np.ndarray, flux: np.ndarray, size: int) -> np.ndarray:
+# Each published kind's renderer is attached to its registry entry and called as
+# ``func(wave, flux, size, block_size, fill_order, interpolate)`` once the arguments
+# common to all kinds are checked; it checks what its kind needs of the flux.
+
+
+@register_reference("plot")
+def _render_plot(wave, flux, size, block_size, fill_order, interpolate) -> np.ndarray:
+    _require_length(flux, 1, "plot")
+
     def draw(ax):
         ax.plot(wave, flux, linewidth=_LINEWIDTH)
         ax.axis("off")
@@ -289,7 +275,9 @@ def _render_plot(wave: np.ndarray, flux: np.ndarray, size: int) -> np.ndarray:
     return _figure_to_rgb(draw, size, tight_layout=True)
 
 
-def _render_overlapsplit(wave: np.ndarray, flux: np.ndarray, size: int) -> np.ndarray:
+@register_reference("overlapsplit")
+def _render_overlapsplit(wave, flux, size, block_size, fill_order, interpolate) -> np.ndarray:
+    _require_length(flux, 2 * len(_SPLIT_COLORS), "overlapsplit")
     flux_parts = np.array_split(flux, len(_SPLIT_COLORS))
     wave_parts = np.array_split(wave, len(_SPLIT_COLORS))
 
@@ -302,7 +290,9 @@ def _render_overlapsplit(wave: np.ndarray, flux: np.ndarray, size: int) -> np.nd
     return _figure_to_rgb(draw, size, tight_layout=True)
 
 
-def _render_map2d(flux: np.ndarray, size: int, block_size: int) -> np.ndarray:
+@register_reference("map2d")
+def _render_map2d(wave, flux, size, block_size, fill_order, interpolate) -> np.ndarray:
+    _require_length(flux, 1, "map2d")
     per_side = size // block_size
     canvas = np.zeros((size, size))
     # One slice assignment per value, like the published loop: values whose
@@ -331,15 +321,29 @@ def _columns(per_side: int, row: int, fill_order: str) -> range:
     return range(per_side)
 
 
-def _render_map2dnormal(
+@register_reference("map2dnormal")
+def _render_map2dnormal(wave, flux, size, block_size, fill_order, interpolate) -> np.ndarray:
+    return _map2dnormal(wave, flux, size, block_size, fill_order, interpolate, "map2dnormal")
+
+
+@register_reference("map2dnormaldev")
+def _render_map2dnormaldev(wave, flux, size, block_size, fill_order, interpolate) -> np.ndarray:
+    return _map2dnormal(wave, flux, size, block_size, fill_order, interpolate, "map2dnormaldev")
+
+
+def _map2dnormal(
     wave: np.ndarray,
     flux: np.ndarray,
     size: int,
     block_size: int,
     fill_order: str,
     interpolate: bool,
-    derivatives: bool,
+    kind: str,
 ) -> np.ndarray:
+    _require_length(flux, 2, kind)
+    _require_finite(wave, "wavelength", kind)
+    _require_finite(flux, "flux", kind)
+    derivatives = kind == "map2dnormaldev"
     per_side = size // block_size
     n_blocks = per_side * per_side
     if interpolate and flux.size < n_blocks:
@@ -414,7 +418,11 @@ def _regions_of_interest(wave: np.ndarray, flux: np.ndarray) -> np.ndarray:
     return flags
 
 
-def _render_roi(wave: np.ndarray, flux: np.ndarray, size: int, block_size: int) -> np.ndarray:
+@register_reference("roi")
+def _render_roi(wave, flux, size, block_size, fill_order, interpolate) -> np.ndarray:
+    _require_length(flux, _SAVGOL_WINDOW, "roi")
+    _require_finite(wave, "wavelength", "roi")
+    _require_finite(flux, "flux", "roi")
     per_side = size // block_size
     red = _minmax_255(flux, "flux")
     flags = _regions_of_interest(wave, flux)

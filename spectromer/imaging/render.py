@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from ..spectra import SpectrumBatch, SpectrumSource, as_source
 from .config import RenderConfig, make_config
 from .kinds import Values, _levels, _place_blocks, _place_rgb_levels, get_kind
-from ..spectra import SpectrumBatch, SpectrumSource, as_source
 from .prepare import _resample_runs, grid_wavelengths
 
 __all__ = ["render", "render_batches", "to_image", "save_images", "SpectrumToImage", "OUTPUTS"]
@@ -41,7 +41,11 @@ def _values(batch: SpectrumBatch, config: RenderConfig, longest: int | None = No
 
 
 def _render_batch(
-    batch: SpectrumBatch, config: RenderConfig, output: str, errors: str, out: np.ndarray | None = None
+    batch: SpectrumBatch,
+    config: RenderConfig,
+    output: str,
+    errors: str,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     n = len(batch)
     empty = ~batch.good.any(axis=1) if n else np.zeros(0, bool)

@@ -10,13 +10,20 @@ format label                   files
 ``LAMOST-LRS``                 LAMOST DR8+ low-resolution ``spec-*.fits[.gz]``
 ``LAMOST-LRS-DR1-7``           LAMOST DR1-DR7 low-resolution (5-row image)
 ``SDSS-spec (spectromer)``     SDSS/BOSS ``spec-PLATE-MJD-FIBER.fits``
-``DESI-coadd (spectromer)``    DESI ``coadd-*.fits`` (arms merged, redrock labels)
+``DESI merged``                DESI ``coadd-*.fits`` (arms merged, redrock labels)
 =============================  ===================================================
 
+One format is identified per file, and spectromer never changes what specutils
+returns for a file specutils reads: SDSS-III/IV spec files are read by
+specutils' own loader with spectromer's labels added to ``meta``, SDSS-V files
+and ``SpectrumList.read`` of DESI files stay with specutils (see
+``spectromer.io._registry``).
+
 :func:`read_spectra` is the entry point for pipelines: it always returns a
-list of 1-D spectra, one per object, and raises `SpectrumReadError` naming the
-file for anything it cannot read.  The labels in ``spectrum.meta`` use the
-stable keys listed in `META_KEYS` (see ``spectromer.io._meta``).
+list of 1-D spectra, one per object, read by spectromer's own readers, and
+raises `SpectrumReadError` naming the file for anything it cannot read.  The
+labels in ``spectrum.meta`` use the stable keys listed in `META_KEYS`, from one
+label table per survey (see ``spectromer.io._labels``).
 """
 
 from __future__ import annotations
@@ -27,10 +34,12 @@ from astropy.io import registry as io_registry
 from specutils import Spectrum, SpectrumList
 
 from . import desi, lamost, sdss  # noqa: F401  (importing registers the formats)
-from ._common import FORMATS, open_hdulist, spectrum_arrays, split_spectrum
+from ._build import spectrum_arrays, split_spectrum
 from ._errors import SpectrumReadError, reading
-from ._meta import META_KEYS
-from .desi import DESI_COADD, DESI_FLUX_UNIT
+from ._labels import META_KEYS
+from ._opening import open_hdulist
+from ._registry import FORMATS
+from .desi import DESI_COADD, DESI_FLUX_UNIT, DESI_MERGED
 from .lamost import LAMOST_FLUX_UNIT, LAMOST_LRS, LAMOST_LRS_DR1_7
 from .sdss import SDSS_FLUX_UNIT, SDSS_SPEC
 
@@ -44,6 +53,7 @@ __all__ = [
     "LAMOST_LRS",
     "LAMOST_LRS_DR1_7",
     "SDSS_SPEC",
+    "DESI_MERGED",
     "DESI_COADD",
     "LAMOST_FLUX_UNIT",
     "SDSS_FLUX_UNIT",
@@ -54,7 +64,7 @@ _SUPPORTED = "LAMOST, SDSS/BOSS, DESI coadd supported"
 
 # Identification order: cheapest and most common checks first (the DESI check
 # reads every HDU header, so it comes last).
-_ORDER = (LAMOST_LRS, LAMOST_LRS_DR1_7, SDSS_SPEC, DESI_COADD)
+_ORDER = (LAMOST_LRS, LAMOST_LRS_DR1_7, SDSS_SPEC, DESI_MERGED)
 
 
 def formats() -> list[str]:
@@ -68,7 +78,7 @@ def formats() -> list[str]:
     --------
     >>> from spectromer.io import formats
     >>> formats()
-    ['LAMOST-LRS', 'LAMOST-LRS-DR1-7', 'SDSS-spec (spectromer)', 'DESI-coadd (spectromer)']
+    ['LAMOST-LRS', 'LAMOST-LRS-DR1-7', 'SDSS-spec (spectromer)', 'DESI merged']
     """
     return [label for label in _ORDER if label in FORMATS] + [
         label for label in FORMATS if label not in _ORDER
@@ -168,8 +178,7 @@ def read_spectra(path: str | os.PathLike, format: str | None = None) -> list[Spe
     if format is None or format in FORMATS:
         with open_hdulist(source) as (hdulist, name):
             label = format if format is not None else _identify_open(hdulist, name)
-            reader = io_registry.get_reader(label, SpectrumList)
-            return list(reader(hdulist, source=name))
+            return split_spectrum(FORMATS[label].read(hdulist, name))
     return _read_other(source, format)
 
 

@@ -1,8 +1,12 @@
 """Reader for DESI coadd files (``coadd-*.fits``).
 
-Format ``DESI-coadd (spectromer)``, identified by content: HDUs ``FIBERMAP``,
-``B_FLUX``, ``R_FLUX`` and ``Z_FLUX`` (specutils' own ``DESI coadd`` loader
-returns one spectrum per arm, as a `~specutils.SpectrumList`).
+Format ``DESI merged`` (:data:`DESI_MERGED`): spectromer's merged
+per-object view of a DESI coadd (or spectra) file, identified by content (HDUs
+``FIBERMAP``, ``B_FLUX``, ``R_FLUX`` and ``Z_FLUX``).  ``Spectrum.read``
+identifies it (specutils has no `~specutils.Spectrum` reader for these files);
+``SpectrumList.read`` keeps specutils' own ``DESI coadd``/``DESI spectra``
+loaders (one spectrum per arm), and gives the merged per-object list only with
+``format="DESI merged"``, as :func:`spectromer.io.read_spectra` does.
 
 The spectrograph arms (every ``<ARM>_FLUX`` with its ``<ARM>_WAVELENGTH``,
 ``<ARM>_IVAR`` and optional ``<ARM>_MASK``) are merged onto one wavelength
@@ -13,19 +17,18 @@ flux is the inverse-variance weighted mean with ``ivar`` the sum.  Masked
 pixels (``MASK != 0``, ``ivar <= 0`` or non-finite flux) get zero weight; a
 pixel masked in every arm stays masked.
 
-Labels: ``targetid``/``object_id`` (TARGETID) and ``ra``/``dec``
-(TARGET_RA/TARGET_DEC) from ``FIBERMAP``; if a sibling
-``redrock-<same suffix>.fits`` exists next to the coadd file (or is given with
-``redrock=``), its ``REDSHIFTS`` table adds ``z`` (Z), ``z_err`` (ZERR),
-``z_warning`` (ZWARN), ``class`` (SPECTYPE, upper case), ``spectype`` and
-``subclass`` (SUBTYPE), matched by TARGETID.
+Labels: every key of :data:`~spectromer.io._labels.DESI_LABELS`, from the
+``FIBERMAP`` row of each target and, if a sibling ``redrock-<same
+suffix>.fits`` exists next to the coadd file (or is given with ``redrock=``),
+its ``REDSHIFTS`` row matched by TARGETID (without one, the redshift and
+class keys are ``nan``/``""``).
 
 One target gives a 1-D spectrum with the labels at the top level of ``meta``;
 several give a 2-D flux ``(n_target, n_pixel)`` with one row of labels per
 target in ``meta["targets"]`` (an `~astropy.table.Table`), which
-:func:`spectromer.io.read_spectra` and ``SpectrumList.read`` split into 1-D
-spectra.  Flux unit ``1e-17 erg / (s cm2 Angstrom)``, vacuum wavelength in
-Angstrom.
+:func:`spectromer.io.read_spectra` and ``SpectrumList.read(...,
+format="DESI merged")`` split into 1-D spectra.  Flux unit ``1e-17 erg / (s cm2
+Angstrom)``, vacuum wavelength in Angstrom.
 """
 
 from __future__ import annotations
@@ -35,23 +38,19 @@ from typing import Any
 
 import numpy as np
 from astropy.io import fits
-from astropy.table import MaskedColumn, Table
+from astropy.table import Table
 from specutils import Spectrum
 
-from ._common import (
-    as_native,
-    check_spectrum_arrays,
-    file_label,
-    make_spectrum,
-    open_hdulist,
-    register_format,
-    table_columns,
-)
+from ._build import check_spectrum_arrays, make_spectrum
 from ._errors import SpectrumReadError
-from ._meta import clean_float, clean_int, clean_str, put
+from ._fits import as_native, table_columns
+from ._labels import DESI_LABELS, clean_int
+from ._opening import file_label, open_hdulist
+from ._registry import register_format
 from .sdss import SDSS_FLUX_UNIT
 
 __all__ = [
+    "DESI_MERGED",
     "DESI_COADD",
     "DESI_FLUX_UNIT",
     "WAVELENGTH_TOLERANCE",
@@ -61,27 +60,24 @@ __all__ = [
     "redrock_path",
 ]
 
-#: Format label of DESI coadd files.
-DESI_COADD = "DESI-coadd (spectromer)"
+#: Format label of spectromer's merged per-object view of DESI coadd (and spectra) files.
+DESI_MERGED = "DESI merged"
+#: The same label, under the name spectromer has always exported.
+DESI_COADD = DESI_MERGED
 #: Flux unit of DESI spectra.
 DESI_FLUX_UNIT = SDSS_FLUX_UNIT
 #: Arm wavelengths closer than this (Angstrom) are the same merged pixel.
 WAVELENGTH_TOLERANCE = 1e-3
 
 _ARMS = ("B", "R", "Z")
-#: Per-target label columns (in ``meta["targets"]``) and their dtypes.
-_TARGET_COLUMNS = {
-    "object_id": str,
-    "targetid": np.int64,
-    "ra": np.float64,
-    "dec": np.float64,
-    "z": np.float64,
-    "z_err": np.float64,
-    "z_warning": np.int64,
-    "class": str,
-    "subclass": str,
-    "spectype": str,
-}
+#: Labels that come from the primary header: file-level, the same for every target.
+_FILE_KEYS = tuple(
+    label.key
+    for label in DESI_LABELS.labels
+    if all(place.startswith("PRIMARY.") for place in label.sources)
+)
+#: Labels that differ between targets (the columns of ``meta["targets"]``).
+_TARGET_KEYS = tuple(label.key for label in DESI_LABELS.labels if label.key not in _FILE_KEYS)
 
 
 def _hdu_names(hdulist: fits.HDUList) -> list[str]:
@@ -245,7 +241,7 @@ def redrock_path(coadd_path: str) -> str | None:
 
 
 def _read_redrock(path: str) -> dict[int, dict[str, Any]]:
-    """Labels per TARGETID from a redrock file's REDSHIFTS table."""
+    """Raw REDSHIFTS columns the label table reads, per TARGETID, from a redrock file."""
     with open_hdulist(path) as (hdulist, name):
         hdu = None
         for candidate in hdulist:
@@ -254,69 +250,46 @@ def _read_redrock(path: str) -> dict[int, dict[str, Any]]:
                 break
         if hdu is None:
             raise SpectrumReadError(name, "no REDSHIFTS HDU in the redrock file")
-        get = table_columns(hdu, ("TARGETID", "Z", "ZERR", "ZWARN", "SPECTYPE", "SUBTYPE"))
+        get = table_columns(hdu, ("TARGETID", *DESI_LABELS.columns("REDSHIFTS")))
         if "TARGETID" not in get:
             raise SpectrumReadError(name, "REDSHIFTS table lacks a TARGETID column")
-    labels: dict[int, dict[str, Any]] = {}
-    for i, targetid in enumerate(get["TARGETID"]):
-        row: dict[str, Any] = {}
-        if "Z" in get:
-            put(row, "z", clean_float(get["Z"][i]))
-        if "ZERR" in get:
-            put(row, "z_err", clean_float(get["ZERR"][i]))
-        if "ZWARN" in get:
-            put(row, "z_warning", clean_int(get["ZWARN"][i]))
-        if "SPECTYPE" in get:
-            spectype = clean_str(get["SPECTYPE"][i])
-            put(row, "spectype", spectype)
-            put(row, "class", None if spectype is None else spectype.upper())
-        if "SUBTYPE" in get:
-            put(row, "subclass", clean_str(get["SUBTYPE"][i]))
-        labels[int(targetid)] = row
-    return labels
+    return {
+        int(targetid): {column: values[i] for column, values in get.items()}
+        for i, targetid in enumerate(get["TARGETID"])
+    }
 
 
 def _target_labels(
     hdulist: fits.HDUList, source: str, n_target: int, redrock: dict[int, dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    columns = table_columns(hdulist["FIBERMAP"], ("TARGETID", "TARGET_RA", "TARGET_DEC"))
+    """Every label of `DESI_LABELS` for each target, FIBERMAP row by row."""
+    columns = table_columns(hdulist["FIBERMAP"], DESI_LABELS.columns("FIBERMAP"))
     if "TARGETID" not in columns:
         raise SpectrumReadError(source, "FIBERMAP lacks a TARGETID column")
-    targetids = columns["TARGETID"]
-    if len(targetids) != n_target:
+    if len(columns["TARGETID"]) != n_target:
         raise SpectrumReadError(
             source,
-            f"length mismatch: FIBERMAP has {len(targetids)} rows, flux {n_target} targets",
+            f"length mismatch: FIBERMAP has {len(columns['TARGETID'])} rows, "
+            f"flux {n_target} targets",
         )
-    ras = columns.get("TARGET_RA")
-    decs = columns.get("TARGET_DEC")
+    header = hdulist[0].header
+    name = file_label(source)
     rows = []
     for i in range(n_target):
-        targetid = clean_int(targetids[i])
-        row: dict[str, Any] = {}
-        put(row, "object_id", None if targetid is None else str(targetid))
-        put(row, "targetid", targetid)
-        if ras is not None:
-            put(row, "ra", clean_float(ras[i]))
-        if decs is not None:
-            put(row, "dec", clean_float(decs[i]))
-        if targetid is not None:
-            row.update(redrock.get(targetid, {}))
-        rows.append(row)
+        fibermap = {column: values[i] for column, values in columns.items()}
+        targetid = clean_int(fibermap["TARGETID"])
+        records = {
+            "FIBERMAP": fibermap,
+            "REDSHIFTS": redrock.get(targetid, {}) if targetid is not None else {},
+            "PRIMARY": header,
+        }
+        rows.append(DESI_LABELS.extract(records, name))
     return rows
 
 
 def _targets_table(rows: list[dict[str, Any]]) -> Table:
-    """Per-target labels as a Table; missing values are masked."""
-    table = Table()
-    for key, dtype in _TARGET_COLUMNS.items():
-        present = [key in row for row in rows]
-        if not any(present):
-            continue
-        fill = "" if dtype is str else 0
-        values = [row.get(key, fill) for row in rows]
-        table[key] = MaskedColumn(values, mask=[not p for p in present], dtype=dtype)
-    return table
+    """Per-target labels as a Table, one column per target key (missing: ``""``/NaN)."""
+    return Table(rows=[[row[key] for key in _TARGET_KEYS] for row in rows], names=_TARGET_KEYS)
 
 
 def read_desi_coadd(
@@ -408,23 +381,22 @@ def read_desi_coadd(
     labels = _read_redrock(redrock_file) if redrock_file else {}
 
     rows = _target_labels(hdulist, source, flux.shape[0], labels)
-    meta: dict[str, Any] = {"survey": "DESI", "source": file_label(source)}
-    header = hdulist[0].header
-    put(meta, "data_release", clean_str(header.get("SPECPROD")))
-    meta["header"] = header
+    single = flux.shape[0] == 1
+    shared = rows[0] if single else {k: v for k, v in rows[0].items() if k not in _TARGET_KEYS}
+    meta: dict[str, Any] = {**shared, "header": hdulist[0].header}
     if redrock_file:
         meta["redrock_file"] = file_label(redrock_file)
-    if flux.shape[0] == 1:
-        meta.update(rows[0])
+    if single:
         return make_spectrum(wavelength, flux[0], ivar[0], mask[0], DESI_FLUX_UNIT, meta)
     meta["targets"] = _targets_table(rows)
     return make_spectrum(wavelength, flux, ivar, mask, DESI_FLUX_UNIT, meta)
 
 
 register_format(
-    DESI_COADD,
+    DESI_MERGED,
     identify_desi_coadd,
     read_desi_coadd,
     description="DESI coadd file (b/r/z arms merged, redrock labels)",
     options=("redrock",),
+    list_identify=False,
 )

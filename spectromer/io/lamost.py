@@ -21,12 +21,10 @@ arbitrary), so the flux unit is `astropy.units.dimensionless_unscaled`
 runs of exactly zero flux, which the pipeline uses as padding (with positive
 ivar and a clear and-mask).
 
-The header labels become the stable meta keys (see
-:mod:`spectromer.io._meta`): ``class``, ``subclass``, ``z``, ``z_err``,
-``snr`` (r band), ``snr_u`` .. ``snr_z`` (DR8+ ``SNRU``.., DR1-7 ``SN_U``..),
-``ra``, ``dec``, ``mjd``, ``fiberid``, ``obsid``/``object_id``, ``planid``,
-``spid``, ``data_release`` (``DATA_V``).  LAMOST's ``-9999`` "unknown" values
-are dropped.
+The header labels are the keys of :data:`~spectromer.io._labels.LAMOST_LABELS`
+(the same table for both layouts; LAMOST's ``-9999`` "unknown" values and
+blank cards are missing values, ``nan``/``""``).  specutils has no LAMOST
+reader (its generic ``tabular-fits`` loader steps aside for these files).
 """
 
 from __future__ import annotations
@@ -38,19 +36,12 @@ import numpy as np
 from astropy.io import fits
 from specutils import Spectrum
 
-from ._common import (
-    as_native,
-    check_spectrum_arrays,
-    file_label,
-    first_hdu_named,
-    header_mapping,
-    make_spectrum,
-    pixel_mask,
-    register_format,
-    table_columns,
-)
+from ._build import check_spectrum_arrays, make_spectrum, pixel_mask
 from ._errors import SpectrumReadError
-from ._meta import clean_float, clean_int, clean_str, put
+from ._fits import as_native, first_hdu_named, header_mapping, table_columns
+from ._labels import LAMOST_LABELS
+from ._opening import file_label
+from ._registry import register_format
 
 __all__ = [
     "LAMOST_LRS",
@@ -68,9 +59,6 @@ LAMOST_LRS = "LAMOST-LRS"
 LAMOST_LRS_DR1_7 = "LAMOST-LRS-DR1-7"
 #: Flux unit of LAMOST spectra: relative flux, arbitrary scale.
 LAMOST_FLUX_UNIT = u.dimensionless_unscaled
-
-_SENTINELS = (-9999.0, -999.0)
-_BANDS = ("u", "g", "r", "i", "z")
 
 
 def _is_lamost(header: fits.Header) -> bool:
@@ -135,27 +123,8 @@ def identify_lamost_lrs_dr1_7(hdulist: fits.HDUList) -> bool:
 
 
 def _header_meta(header: fits.Header, source: str) -> dict[str, Any]:
-    """The stable meta keys from a LAMOST primary header."""
-    meta: dict[str, Any] = {"survey": "LAMOST", "source": file_label(source)}
-    obsid = clean_int(header.get("OBSID"))
-    put(meta, "object_id", None if obsid is None else str(obsid))
-    cls = clean_str(header.get("CLASS"))
-    put(meta, "class", None if cls is None else cls.upper())
-    put(meta, "subclass", clean_str(header.get("SUBCLASS")))
-    put(meta, "z", clean_float(header.get("Z"), _SENTINELS))
-    put(meta, "z_err", clean_float(header.get("Z_ERR"), _SENTINELS))
-    for band in _BANDS:
-        value = header_mapping(header, (f"SNR{band.upper()}", f"SN_{band.upper()}"))
-        put(meta, f"snr_{band}", clean_float(value, _SENTINELS))
-    put(meta, "snr", meta.get("snr_r"))
-    put(meta, "ra", clean_float(header.get("RA"), _SENTINELS))
-    put(meta, "dec", clean_float(header.get("DEC"), _SENTINELS))
-    put(meta, "mjd", clean_int(header.get("MJD")))
-    put(meta, "fiberid", clean_int(header.get("FIBERID")))
-    put(meta, "obsid", obsid)
-    put(meta, "planid", clean_str(header.get("PLANID")))
-    put(meta, "spid", clean_int(header.get("SPID")))
-    put(meta, "data_release", clean_str(header.get("DATA_V")))
+    """The labels of a LAMOST primary header (`LAMOST_LABELS`) and the header."""
+    meta = LAMOST_LABELS.extract({"PRIMARY": header}, file_label(source))
     meta["header"] = header
     return meta
 

@@ -10,13 +10,17 @@ write upper-case columns).
 * flux: ``1e-17 erg / (s cm2 Angstrom)`` (:data:`SDSS_FLUX_UNIT`);
 * uncertainty: `~astropy.nddata.InverseVariance` from ``ivar``;
 * mask: ``(and_mask != 0) | (ivar <= 0) | ~isfinite(flux)``;
-* labels from the ``SPECOBJ`` row (the HDU named ``SPECOBJ``, else HDU 2),
-  which is read once: ``object_id`` (SPECOBJID), ``class``, ``subclass``,
-  ``z``, ``z_err``, ``z_warning`` (ZWARNING), ``snr`` (SN_MEDIAN_ALL), ``ra``
-  and ``dec`` (PLUG_RA/PLUG_DEC, the fibre position; the header's RA/DEC are
-  the telescope pointing), ``plate``, ``mjd``, ``fiberid``, ``data_release``
-  (RUN2D); the whole row is kept as ``meta["specobj"]``.  Without a SPECOBJ
-  HDU the plate, MJD, fibre and position come from the primary header.
+* labels: every key of :data:`~spectromer.io._labels.SDSS_LABELS` (the
+  ``SPECOBJ`` row, the HDU named ``SPECOBJ`` or else HDU 2, read once; the
+  primary header for plate, MJD, fibre and position without one), and the
+  whole row as ``meta["specobj"]``.
+
+In specutils' registry the format claims the files specutils' own
+``SDSS-III/IV spec`` loader identifies and reads them *with that loader*
+(same spectra, arguments and shapes: its mask is ``and_mask != 0``), adding
+the labels above to ``meta``; SDSS-V (``VERS2D = v6..``) files stay with
+specutils' ``SDSS-V spec`` loader.  :func:`spectromer.io.read_spectra` reads
+every SDSS/BOSS spec file with :func:`read_sdss_spec`.
 """
 
 from __future__ import annotations
@@ -28,21 +32,20 @@ import numpy as np
 from astropy.io import fits
 from specutils import Spectrum
 
-from ._common import (
-    as_native,
-    check_spectrum_arrays,
-    column_names,
-    file_label,
-    hdu_or_none,
-    make_spectrum,
-    pixel_mask,
-    register_format,
-    table_columns,
-)
+from ._build import check_spectrum_arrays, make_spectrum, pixel_mask
 from ._errors import SpectrumReadError
-from ._meta import clean_float, clean_int, clean_str, put
+from ._fits import as_native, column_names, hdu_or_none, table_columns
+from ._labels import SDSS_LABELS
+from ._opening import file_label
+from ._registry import register_format
 
-__all__ = ["SDSS_SPEC", "SDSS_FLUX_UNIT", "identify_sdss_spec", "read_sdss_spec"]
+__all__ = [
+    "SDSS_SPEC",
+    "SDSS_FLUX_UNIT",
+    "identify_sdss_spec",
+    "read_sdss_spec",
+    "sdss_labels",
+]
 
 #: Format label of SDSS/BOSS spec files.
 SDSS_SPEC = "SDSS-spec (spectromer)"
@@ -112,29 +115,39 @@ def _specobj_row(hdu: Any) -> dict[str, Any]:
     return {name: _plain(values[0]) for name, values in columns.items() if len(values)}
 
 
-def _labels(header: fits.Header, specobj: dict[str, Any], source: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {"survey": "SDSS", "source": file_label(source)}
+def sdss_labels(hdulist: fits.HDUList, source: str) -> dict[str, Any]:
+    """The meta labels of an SDSS/BOSS spec file, from `SDSS_LABELS`.
 
-    def pick(column: str, header_key: str | None = None) -> Any:
-        if column in specobj:
-            return specobj[column]
-        return header.get(header_key) if header_key else None
+    Every key of the label table (missing values ``""``/``nan``), the primary
+    ``header`` and, when the file has a SPECOBJ row, ``specobj`` (a `dict` of
+    every column, strings stripped).
 
-    specobjid = clean_int(pick("SPECOBJID"))
-    put(meta, "object_id", None if specobjid is None else str(specobjid))
-    cls = clean_str(pick("CLASS"))
-    put(meta, "class", None if cls is None else cls.upper())
-    put(meta, "subclass", clean_str(pick("SUBCLASS")))
-    put(meta, "z", clean_float(pick("Z")))
-    put(meta, "z_err", clean_float(pick("Z_ERR")))
-    put(meta, "z_warning", clean_int(pick("ZWARNING")))
-    put(meta, "snr", clean_float(pick("SN_MEDIAN_ALL")))
-    put(meta, "ra", clean_float(pick("PLUG_RA", "PLUG_RA")))
-    put(meta, "dec", clean_float(pick("PLUG_DEC", "PLUG_DEC")))
-    put(meta, "plate", clean_int(pick("PLATE", "PLATEID")))
-    put(meta, "mjd", clean_int(pick("MJD", "MJD")))
-    put(meta, "fiberid", clean_int(pick("FIBERID", "FIBERID")))
-    put(meta, "data_release", clean_str(pick("RUN2D", "RUN2D")))
+    Parameters
+    ----------
+    hdulist : astropy.io.fits.HDUList
+        The open file.
+    source : str
+        File name, for ``meta["source"]``.
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from astropy.io import fits
+    >>> import spectromer
+    >>> data = Path(spectromer.__file__).resolve().parents[1] / "tests" / "data"
+    >>> with fits.open(data / "spec-0385-51783-0396.fits") as hdul:
+    ...     meta = sdss_labels(hdul, "spec-0385-51783-0396.fits")
+    >>> meta["class"], meta["subclass"], meta["plate"]  # SUBCLASS is blank in this file
+    ('GALAXY', '', 385)
+    """
+    header = hdulist[0].header
+    specobj_hdu = _specobj_hdu(hdulist)
+    specobj = _specobj_row(specobj_hdu) if specobj_hdu is not None else {}
+    meta = SDSS_LABELS.extract({"SPECOBJ": specobj, "PRIMARY": header}, file_label(source))
     meta["header"] = header
     if specobj:
         meta["specobj"] = specobj
@@ -186,9 +199,7 @@ def read_sdss_spec(hdulist: fits.HDUList, source: str) -> Spectrum:
     check_spectrum_arrays(source, wavelength, flux, ivar, and_mask=and_mask)
     mask = pixel_mask(flux, ivar, and_mask)
 
-    specobj_hdu = _specobj_hdu(hdulist)
-    specobj = _specobj_row(specobj_hdu) if specobj_hdu is not None else {}
-    meta = _labels(hdulist[0].header, specobj, source)
+    meta = sdss_labels(hdulist, source)
     return make_spectrum(wavelength, flux, ivar, mask, SDSS_FLUX_UNIT, meta)
 
 
@@ -197,4 +208,7 @@ register_format(
     identify_sdss_spec,
     read_sdss_spec,
     description="SDSS/BOSS spec-PLATE-MJD-FIBER file (coadd table + SPECOBJ)",
+    labels=sdss_labels,
+    extends=("SDSS-III/IV spec",),
+    defers_to=("SDSS-V spec",),
 )

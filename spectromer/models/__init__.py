@@ -12,6 +12,10 @@
 * :class:`PretrainedWeightsUnavailable` - raised, within seconds, when pretrained
   weights are asked for but cannot be downloaded here.
 
+Both are :class:`~spectromer.models.base.SpectrumLearner` subclasses (one fit skeleton,
+parameter constraints, tags, save/load in :mod:`spectromer.models.persistence`); the
+image parameters live in :class:`~spectromer.models.image.ImageLearner`.
+
 PyTorch and timm are imported only when these functions are called, so
 ``import spectromer.models`` works (and stays fast) without them.
 """

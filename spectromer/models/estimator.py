@@ -5,125 +5,43 @@ on spectra rendered to images.
 :mod:`spectromer.training` (AdamW, warm-up + cosine, AMP, checkpoints, early stopping,
 DDP under ``torchrun``) and keeps the fitted network in ``model_``. ``save``/``load``
 write a folder with the weights (``model.safetensors``) and everything else needed to
-rebuild the estimator (``config.json``).
+rebuild the estimator (``config.json``). The fit skeleton, the parameter checks, the
+tags and save/load are those of every learner (:mod:`spectromer.models.base`,
+:mod:`spectromer.models.image`); this module holds what is the estimator's own: its
+targets, network, loss, metrics and predictions.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import warnings
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 
-from ..utils.atomic import atomic_path
-from ..imaging import RenderConfig
-from ..training import (
-    Augmentation,
-    PixelStandardizer,
-    RenderedBatches,
-    Trainer,
-    TrainSettings,
-    as_augmentation,
-    as_source,
-    autocast_dtype,
-    predict_outputs,
-    select_device,
-)
-from ..training.source import SpectrumSource
+from ..spectra import SpectrumSource
+from ..training import Augmentation, PixelStandardizer, as_augmentation
+from .image import ImageLearner
+from .persistence import ModelFileError, jsonable
 
 __all__ = ["SpectromerModel", "ModelFileError", "TASKS", "LOSSES"]
 
 TASKS = ("classification", "regression")
 LOSSES = ("auto", "cross_entropy", "mse", "huber", "gaussian_nll")
-WEIGHTS_NAME = "model.safetensors"
 #: Tensor names of the fitted PixelStandardizer inside ``model.safetensors``.
 _STD_PREFIX = "spectromer.standardizer."
-CONFIG_NAME = "config.json"
-_FORMAT = "spectromer-model"
-_FORMAT_VERSION = 1
-#: Params that may differ between an interrupted run and the run resuming it.
-_RUNTIME_PARAMS = (
-    "device",
-    "num_workers",
-    "progress",
-    "checkpoint_dir",
-    "test_time_augmentation",
-)
 
 
-class ModelFileError(ValueError):
-    """A saved model folder is missing, damaged, or does not match its configuration."""
+def _is_classifier(model: SpectromerModel) -> bool:
+    return model.task == "classification"
 
 
-def _seed(random_state: Any) -> int:
-    if random_state is None:
-        return int(np.random.SeedSequence().entropy % (2**31))
-    if isinstance(random_state, (int, np.integer)):
-        return int(random_state)
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(2**31))
-    raise TypeError(f"random_state must be None or an int, got {random_state!r}")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    return value
-
-
-def _check_shared_params(est: Any) -> None:
-    """Checks of the parameters SpectromerModel and MaskedImagePretrainer share."""
-    for name in ("epochs", "batch_size"):
-        value = getattr(est, name)
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not (isinstance(est.num_workers, (int, np.integer)) and est.num_workers >= 0):
-        raise ValueError(f"num_workers must be an integer >= 0, got {est.num_workers!r}")
-    if not 0 <= est.validation_fraction < 1:
-        raise ValueError(f"validation_fraction must be in [0, 1), got {est.validation_fraction}")
-    for name in ("render_options", "backbone_options"):
-        value = getattr(est, name)
-        if value is not None and not isinstance(value, dict):
-            raise TypeError(f"{name} must be a dict or None, got {type(value).__name__}")
-    clash = {"kind", "size"} & set(est.render_options or {})
-    if clash:
-        raise ValueError(
-            f"render_options may not set {sorted(clash)}: use representation= and image_size="
-        )
-
-
-def _render_config(est: Any) -> RenderConfig:
-    """The RenderConfig of an estimator's ``representation``, ``image_size``, ``render_options``."""
-    try:
-        return RenderConfig(
-            kind=est.representation, size=est.image_size, **(est.render_options or {})
-        )
-    except TypeError as err:
-        raise ValueError(f"render_options: {err}") from None
-
-
-class SpectromerModel(BaseEstimator):
+class SpectromerModel(ImageLearner):
     """Fine-tune a timm vision transformer on spectra rendered to images.
 
     A scikit-learn estimator: parameters are stored as given, fitted state ends in an
@@ -302,43 +220,55 @@ class SpectromerModel(BaseEstimator):
         self.test_time_augmentation = test_time_augmentation
         self.standardize = standardize
 
-    # -- scikit-learn plumbing ---------------------------------------------------------
-    @property
-    def _estimator_type(self) -> str:  # scikit-learn < 1.6
-        return "classifier" if self.task == "classification" else "regressor"
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **ImageLearner._parameter_constraints,
+        "task": [StrOptions(set(TASKS))],
+        "pretrained": ["boolean", str, os.PathLike, None],
+        "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "loss": [StrOptions(set(LOSSES))],
+        "early_stopping": ["boolean", Interval(Integral, 0, None, closed="left"), None],
+        "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
+        "standardize": [StrOptions({"append", "replace"}), None],
+        "test_time_augmentation": [Interval(Integral, 0, None, closed="left")],
+    }
+    _file_format: ClassVar[str] = "spectromer-model"
+    _file_format_version: ClassVar[int] = 1
 
-    def __sklearn_tags__(self):  # scikit-learn >= 1.6
-        tags = super().__sklearn_tags__()
-        tags.estimator_type = self._estimator_type
-        tags.non_deterministic = self.random_state is None
-        return tags
-
-    # -- validation of the parameters ----------------------------------------------------
-    def _check_params(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+    # -- parameters ------------------------------------------------------------------------
+    def _check_param_combinations(self) -> None:
         if self.task == "classification" and self.loss not in ("auto", "cross_entropy"):
             raise ValueError(
                 f"loss={self.loss!r} is for regression; classification uses cross_entropy"
             )
         if self.task == "regression" and self.loss == "cross_entropy":
             raise ValueError("loss='cross_entropy' is for classification")
-        _check_shared_params(self)
-        if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.lr != "auto" and not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"lr must be 'auto' or a positive number, got {self.lr!r}")
-        if self.warmup < 0:
-            raise ValueError(f"warmup must be >= 0 epochs, got {self.warmup}")
-        if self.standardize not in (None, "append", "replace"):
-            raise ValueError(
-                f"standardize must be None, 'append' or 'replace', got {self.standardize!r}"
-            )
+        super()._check_param_combinations()
 
-    def _render_config(self) -> RenderConfig:
-        return _render_config(self)
+    def _learning_rate(self) -> float:
+        if self.lr != "auto":
+            return float(self.lr)
+        return 1e-4 if self.pretrained not in (False, None) else 1e-3
+
+    def _grad_clip(self) -> float | None:
+        return self.grad_clip
+
+    def _patience(self) -> int | None:
+        if self.early_stopping is True:
+            return 5
+        if self.early_stopping in (False, None, 0):
+            return None
+        return int(self.early_stopping)
+
+    def _loss_name(self) -> str:
+        if self.loss != "auto":
+            return self.loss
+        return "cross_entropy" if self.task == "classification" else "mse"
+
+    def _prepare(self, source: SpectrumSource) -> None:
+        super()._prepare(source)
+        self._check_pretrained_file()
 
     def _check_pretrained_file(self) -> None:
         """Warn when a pretrained backbone file was made for other images or options."""
@@ -355,7 +285,7 @@ class SpectromerModel(BaseEstimator):
         differ += [f"{k}: {theirs[k]!r} there, {ours[k]!r} here" for k in ours
                    if k in theirs and theirs[k] != ours[k]]  # fmt: skip
         options = meta.get("backbone_options", {})
-        mine = _jsonable(self.backbone_options or {})
+        mine = jsonable(self.backbone_options or {})
         differ += [f"backbone option {k}: {options.get(k)!r} there, {mine.get(k)!r} here"
                    for k in sorted(set(options) | set(mine))
                    if options.get(k) != mine.get(k)]  # fmt: skip
@@ -367,24 +297,8 @@ class SpectromerModel(BaseEstimator):
                 f"({'; '.join(differ[:4])}); the weights are adapted where they can be, but "
                 "fine-tuning works best with the pretraining settings",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-
-    def _patience(self) -> int | None:
-        if self.early_stopping is True:
-            return 5
-        if self.early_stopping in (False, None, 0):
-            return None
-        if isinstance(self.early_stopping, (int, np.integer)) and self.early_stopping > 0:
-            return int(self.early_stopping)
-        raise ValueError(
-            f"early_stopping must be a bool or a positive int, got {self.early_stopping!r}"
-        )
-
-    def _loss_name(self) -> str:
-        if self.loss != "auto":
-            return self.loss
-        return "cross_entropy" if self.task == "classification" else "mse"
 
     # -- targets -------------------------------------------------------------------------
     def _targets(self, X: Any, y: Any, source: SpectrumSource, indices: Any) -> np.ndarray:
@@ -399,15 +313,37 @@ class SpectromerModel(BaseEstimator):
             values = values[rows]
         elif y is None:
             raise ValueError(
-                "y is required: an array of targets, or a label column name for a dataset"
+                "y is required (this estimator requires y to be passed, but the target y is "
+                "None): an array of targets, or a label column name for a dataset"
             )
         else:
             values = np.asarray(y)
         if values.shape[0] != len(source):
             raise ValueError(f"y has {values.shape[0]} targets but X has {len(source)} spectra")
+        if np.iscomplexobj(values):
+            raise ValueError("y: complex targets are not supported; pass real numbers or labels")
         return values
 
+    def _fit_targets(self, X: Any, y: Any, source: SpectrumSource, indices: Any) -> np.ndarray:
+        values = self._targets(X, y, source, indices)
+        if self.task == "classification":
+            codes = self._encode_classes(values, "y")
+            self._class_weights(codes)  # refuse a bad class_weight before any rendering
+            return codes
+        return self._scale_targets(values, "y")
+
     def _encode_classes(self, values: np.ndarray, name: str) -> np.ndarray:
+        from sklearn.utils.multiclass import type_of_target
+
+        if values.ndim == 2 and values.shape[1] == 1:
+            from sklearn.exceptions import DataConversionWarning
+
+            warnings.warn(
+                f"{name} is a column vector, shape {values.shape}; it is used as a 1-D array",
+                DataConversionWarning,
+                stacklevel=4,
+            )
+            values = values.ravel()
         if values.ndim != 1:
             raise ValueError(
                 f"{name}: classification needs one label per spectrum, got shape {values.shape}"
@@ -425,6 +361,12 @@ class SpectromerModel(BaseEstimator):
                 f"{name}: {int(missing.sum())} of {values.size} spectra have no label (first "
                 f"at position {int(np.flatnonzero(missing)[0])}); select labelled spectra with "
                 "indices="
+            )
+        kind = type_of_target(values)
+        if kind.startswith("continuous"):
+            raise ValueError(
+                f"Unknown label type: {kind!r}. {name} holds non-integer numbers; "
+                "classification needs class labels (use task='regression' for numbers)"
             )
         self.classes_ = np.unique(values)
         if self.classes_.size < 2:
@@ -455,11 +397,30 @@ class SpectromerModel(BaseEstimator):
         self._target_ndim = y.ndim
         return ((y2 - self.target_mean_) / self.target_scale_).astype(np.float32)
 
+    def _class_weights(self, codes: np.ndarray) -> np.ndarray | None:
+        cw = self.class_weight
+        if cw is None:
+            return None
+        if isinstance(cw, dict):
+            unknown = set(cw) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(f"class_weight names unknown classes: {sorted(map(str, unknown))}")
+            try:
+                return np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()])
+            except (TypeError, ValueError):
+                raise ValueError(f"class_weight values must be numbers, got {cw!r}") from None
+        from sklearn.utils.class_weight import compute_class_weight
+
+        return compute_class_weight("balanced", classes=np.arange(len(self.classes_)), y=codes)
+
     # -- the network ---------------------------------------------------------------------
     def _n_outputs(self) -> int:
         if self.task == "classification":
             return len(self.classes_)
         return self.n_targets_ * (2 if self._loss_name() == "gaussian_nll" else 1)
+
+    def _build_module(self, initial: bool) -> Any:
+        return self._build(self.pretrained if initial else False)
 
     def _build(self, pretrained: Any) -> Any:
         from .factory import create_model
@@ -478,13 +439,22 @@ class SpectromerModel(BaseEstimator):
         channels = self.render_config_.channels
         return channels if std is None else std.channels(channels)
 
-    def _loss_fn(self, class_weights: Any = None):
+    def _before_training(self, source: SpectrumSource, train_rows: np.ndarray) -> None:
+        self.standardizer_ = None
+        if self.standardize is not None:
+            self.standardizer_ = PixelStandardizer.fit(
+                self._images(source[train_rows]), mode=self.standardize
+            )
+
+    def _loss(self, targets: np.ndarray) -> Any:
         import torch
         import torch.nn.functional as F  # noqa: N812
 
         name = self._loss_name()
         smoothing = float(self.label_smoothing)
         k = getattr(self, "n_targets_", 1)
+        weights = self._class_weights(targets) if self.task == "classification" else None
+        class_weights = None if weights is None else torch.tensor(weights, dtype=torch.float32)
 
         def loss_fn(out, y):
             if name == "cross_entropy":
@@ -498,29 +468,12 @@ class SpectromerModel(BaseEstimator):
             mean, var = out[:, :k], F.softplus(out[:, k:]) + 1e-6
             return F.gaussian_nll_loss(mean, y, var)
 
-        del torch
         return loss_fn
 
-    def _class_weights(self, codes: np.ndarray) -> Any:
-        import torch
+    def _monitor(self) -> str:
+        return "val_accuracy" if self.task == "classification" else "val_r2"
 
-        cw = self.class_weight
-        if cw is None:
-            return None
-        if cw == "balanced":
-            from sklearn.utils.class_weight import compute_class_weight
-
-            w = compute_class_weight("balanced", classes=np.arange(len(self.classes_)), y=codes)
-        elif isinstance(cw, dict):
-            unknown = set(cw) - set(self.classes_.tolist())
-            if unknown:
-                raise ValueError(f"class_weight names unknown classes: {sorted(map(str, unknown))}")
-            w = np.array([float(cw.get(c, 1.0)) for c in self.classes_.tolist()])
-        else:
-            raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {cw!r}")
-        return torch.tensor(w, dtype=torch.float32)
-
-    def _evaluate(self, out: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    def _metrics(self, out: np.ndarray, y: np.ndarray) -> dict[str, float]:
         if self.task == "classification":
             from sklearn.metrics import accuracy_score, f1_score
 
@@ -540,9 +493,8 @@ class SpectromerModel(BaseEstimator):
         }
 
     def _fingerprint(self, codes: np.ndarray, source: SpectrumSource) -> dict[str, Any]:
-        params = {k: _jsonable(v) for k, v in self.get_params().items() if k not in _RUNTIME_PARAMS}
         digest = hashlib.sha256(np.ascontiguousarray(codes).tobytes()).hexdigest()[:16]
-        return {"params": params, "n_spectra": len(source), "targets_sha256": digest}
+        return {**super()._fingerprint(codes, source), "targets_sha256": digest}
 
     # -- fit -------------------------------------------------------------------------------
     def fit(
@@ -555,6 +507,8 @@ class SpectromerModel(BaseEstimator):
         resume: bool = False,
     ) -> SpectromerModel:
         """Train on spectra ``X`` with targets ``y``.
+
+        Every parameter is checked first, before any spectrum is read or rendered.
 
         Parameters
         ----------
@@ -575,138 +529,20 @@ class SpectromerModel(BaseEstimator):
         SpectromerModel
             ``self``, fitted.
         """
-        import torch
-
-        self._check_params()
-        if resume and self.checkpoint_dir is None:
-            raise ValueError("resume=True needs checkpoint_dir= (where the checkpoints are)")
-        source = as_source(X, wavelength=wavelength, indices=indices)
-        if len(source) < 2:
-            raise ValueError(f"X: at least 2 spectra are needed to train, got {len(source)}")
-        values = self._targets(X, y, source, indices)
-        if self.task == "classification":
-            targets = self._encode_classes(values, "y")
-        else:
-            targets = self._scale_targets(values, "y")
-        self.render_config_ = self._render_config()
-        self._check_pretrained_file()
-        augment = as_augmentation(self.augment)
-        seed = _seed(self.random_state)
-        self.seed_ = seed
-        train_rows, val_rows = self._split(targets, seed)
-        self.standardizer_ = None
-        if self.standardize is not None:
-            self.standardizer_ = PixelStandardizer.fit(
-                RenderedBatches(source[train_rows], self.render_config_), mode=self.standardize
-            )
-        lr = (
-            self.lr
-            if self.lr != "auto"
-            else (1e-4 if self.pretrained not in (False, None) else 1e-3)
-        )
-        settings = TrainSettings(
-            epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
-            lr=float(lr),
-            weight_decay=float(self.weight_decay),
-            warmup=float(self.warmup),
-            grad_clip=self.grad_clip,
-            patience=self._patience() if val_rows is not None else None,
-            seed=seed,
-            num_workers=int(self.num_workers),
-        )
-        device = select_device(self.device)
-        autocast_dtype(self.precision, device)  # fail before building the model
-        torch.manual_seed(seed)
-        model = self._build(self.pretrained)
-        std = self.standardizer_
-        train = RenderedBatches(
-            source[train_rows], self.render_config_, targets[train_rows], augment, seed, std
-        )
-        val = None
-        if val_rows is not None:
-            val = RenderedBatches(source[val_rows], self.render_config_, targets[val_rows],
-                                  transform=std)  # fmt: skip
-        trainer = Trainer(
-            model,
-            self._loss_fn(self._class_weights(targets) if self.task == "classification" else None),
-            evaluate=self._evaluate,
-            monitor="val_accuracy" if self.task == "classification" else "val_r2",
-            settings=settings,
-            device=device,
-            precision=self.precision,
-            checkpoint_dir=self.checkpoint_dir,
-            fingerprint=self._fingerprint(targets, source),
-            progress=bool(self.progress),
-        )
-        self.history_ = trainer.fit(train, val, resume=resume)
-        self.model_ = trainer.model.eval()
-        self.best_epoch_ = trainer.best_epoch if val is not None else len(self.history_)
-        self.stopped_early_ = trainer.stopped_early
-        self.n_train_ = int(train_rows.size)
-        self.n_validation_ = 0 if val_rows is None else int(val_rows.size)
-        self.device_ = str(device)
-        self.precision_ = str(autocast_dtype(self.precision, device) or "fp32").replace(
-            "torch.", ""
-        )
-        return self
-
-    def _split(self, targets: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
-        n = len(targets)
-        rows = np.arange(n)
-        if self.validation_fraction <= 0:
-            return rows, None
-        n_val = int(round(self.validation_fraction * n))
-        if n_val < 1 or n - n_val < 1:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves no validation or no "
-                f"training spectra out of {n}; use 0 or more spectra"
-            )
-        from sklearn.model_selection import train_test_split
-
-        stratify = None
-        if self.task == "classification":
-            counts = np.bincount(targets)
-            if counts.min() >= 2 and n_val >= len(counts):
-                stratify = targets
-        tr, va = train_test_split(rows, test_size=n_val, random_state=seed, stratify=stratify)
-        return np.sort(tr), np.sort(va)
+        return super().fit(X, y, wavelength=wavelength, indices=indices, resume=resume)
 
     # -- inference -------------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError(
-                "This SpectromerModel is not fitted yet: call fit() or SpectromerModel.load()"
-            )
-
     def _outputs(self, X: Any, wavelength: Any, indices: Any, forward: Any = None) -> np.ndarray:
-        self._check_fitted()
-        source = as_source(X, wavelength=wavelength, indices=indices)
-        if len(source) == 0:
-            raise ValueError("X holds no spectra")
-        device = select_device(self.device)
+        source = self._inference_source(X, wavelength, indices)
         n_tta = int(self.test_time_augmentation or 0) if forward is None else 0
-        if n_tta < 0:
-            raise ValueError(f"test_time_augmentation must be >= 0, got {n_tta}")
         augment = (as_augmentation(self.augment) or Augmentation()) if n_tta else None
         total = None
         for copy in range(n_tta + 1):
-            data = RenderedBatches(source, self.render_config_, None, augment if copy else None,
-                                   seed=int(getattr(self, "seed_", 0)) + 7919,
-                                   transform=getattr(self, "standardizer_", None))  # fmt: skip
+            data = self._images(source, None, augment if copy else None,
+                                seed=int(getattr(self, "seed_", 0)) + 7919)  # fmt: skip
             data.set_epoch(copy)
-            out, _ = predict_outputs(
-                self.model_,
-                data,
-                int(self.batch_size),
-                device,
-                autocast_dtype(self.precision, device),
-                int(self.num_workers),
-                bool(self.progress) and copy == 0,
-                forward=forward,
-            )
+            out = self._run(self.model_, data, forward=forward,
+                            progress=bool(self.progress) and copy == 0)  # fmt: skip
             if n_tta and self.task == "classification":  # average probabilities
                 out = out - out.max(axis=1, keepdims=True)
                 out = np.exp(out)
@@ -734,10 +570,12 @@ class SpectromerModel(BaseEstimator):
         -------
         ndarray, or (ndarray, ndarray) with ``return_std``
         """
+        if return_std and self.task == "classification":
+            raise ValueError("return_std is for regression models")
+        if return_std and self._loss_name() != "gaussian_nll":
+            raise ValueError("return_std needs a model trained with loss='gaussian_nll'")
         out = self._outputs(X, wavelength, indices)
         if self.task == "classification":
-            if return_std:
-                raise ValueError("return_std is for regression models")
             return self.classes_[out.argmax(axis=1)]
         k = self.n_targets_
         mean = out[:, :k] * self.target_scale_ + self.target_mean_
@@ -745,17 +583,17 @@ class SpectromerModel(BaseEstimator):
         mean = mean.reshape(shape)
         if not return_std:
             return mean
-        if self._loss_name() != "gaussian_nll":
-            raise ValueError("return_std needs a model trained with loss='gaussian_nll'")
         import torch
 
         var = torch.nn.functional.softplus(torch.from_numpy(out[:, k:])).numpy() + 1e-6
         return mean, (np.sqrt(var) * self.target_scale_).reshape(shape)
 
+    @available_if(_is_classifier)
     def predict_proba(self, X: Any, *, wavelength: Any = None, indices: Any = None) -> np.ndarray:
-        """Class probabilities, ``(n, len(classes_))`` (classification)."""
-        if self.task != "classification":
-            raise AttributeError("predict_proba is only available for task='classification'")
+        """Class probabilities, ``(n, len(classes_))`` (classification only).
+
+        A regressor has no ``predict_proba`` attribute at all (``hasattr`` is False).
+        """
         out = self._outputs(X, wavelength, indices)
         out = out - out.max(axis=1, keepdims=True)
         p = np.exp(out)
@@ -763,7 +601,7 @@ class SpectromerModel(BaseEstimator):
 
     def score(self, X: Any, y: Any = None, *, wavelength: Any = None, indices: Any = None) -> float:
         """Accuracy (classification) or R^2 (regression) on ``X``, ``y``."""
-        source = as_source(X, wavelength=wavelength, indices=indices)
+        source = self._as_source(X, wavelength, indices)
         truth = self._targets(X, y, source, indices)
         pred = self.predict(X, wavelength=wavelength, indices=indices)
         if self.task == "classification":
@@ -786,19 +624,8 @@ class SpectromerModel(BaseEstimator):
         return self._outputs(X, wavelength, indices, forward=forward)
 
     # -- persistence -------------------------------------------------------------------------
-    def _config(self) -> dict[str, Any]:
-        import timm
-        import torch
-
-        from .. import __version__
-
-        fitted: dict[str, Any] = {
-            "render_config": self.render_config_.to_dict(),
-            "n_outputs": self._n_outputs(),
-            "history": _jsonable(self.history_),
-            "best_epoch": int(self.best_epoch_),
-            "seed": int(self.seed_),
-        }
+    def _fitted_config(self) -> dict[str, Any]:
+        fitted = {**super()._fitted_config(), "n_outputs": self._n_outputs()}
         std = getattr(self, "standardizer_", None)
         if std is not None:
             fitted["standardizer"] = {"mode": std.mode, "clip": float(std.clip)}
@@ -808,153 +635,40 @@ class SpectromerModel(BaseEstimator):
             fitted["target_mean"] = self.target_mean_.tolist()
             fitted["target_scale"] = self.target_scale_.tolist()
             fitted["target_ndim"] = int(self._target_ndim)
-        return {
-            "format": _FORMAT,
-            "format_version": _FORMAT_VERSION,
-            "spectromer_version": __version__,
-            "torch_version": torch.__version__,
-            "timm_version": timm.__version__,
-            "params": _jsonable(self.get_params()),
-            "fitted": fitted,
-        }
+        return fitted
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the fitted model to folder ``path``: ``model.safetensors`` + ``config.json``.
-
-        Both files are written atomically; the config records the weights' SHA-256, so
-        a folder left half-written by an interrupted save is detected on load.
-
-        Returns
-        -------
-        Path
-            The folder.
-        """
-        from safetensors.torch import save_file
-
-        self._check_fitted()
-        folder = Path(path)
-        if folder.exists() and not folder.is_dir():
-            raise FileExistsError(f"{folder} exists and is not a folder")
-        folder.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().cpu().contiguous() for k, v in self.model_.state_dict().items()}
+    def _fitted_tensors(self) -> dict[str, Any]:
         std = getattr(self, "standardizer_", None)
-        if std is not None:
-            import torch
+        if std is None:
+            return {}
+        import torch
 
-            state[_STD_PREFIX + "mean"] = torch.from_numpy(std.mean)
-            state[_STD_PREFIX + "scale"] = torch.from_numpy(std.scale)
-        weights = folder / WEIGHTS_NAME
-        with atomic_path(weights) as tmp:
-            save_file(state, str(tmp), metadata={"format": _FORMAT})
-        config = self._config()
-        config["weights_sha256"] = _sha256(weights)
-        with atomic_path(folder / CONFIG_NAME) as tmp:
-            tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-        return folder
+        return {_STD_PREFIX + "mean": torch.from_numpy(std.mean),
+                _STD_PREFIX + "scale": torch.from_numpy(std.scale)}  # fmt: skip
 
-    @classmethod
-    def load(cls, path: str | os.PathLike, *, device: str | None = None) -> SpectromerModel:
-        """Load a model written by :meth:`save`.
+    def _restore_fitted(self, fitted: dict[str, Any], state: dict[str, Any], where: Path) -> None:
+        from .persistence import CONFIG_NAME, WEIGHTS_NAME
 
-        Parameters
-        ----------
-        path : path
-            The folder.
-        device : str, optional
-            Override the saved ``device`` parameter (e.g. ``"cpu"``).
-
-        Raises
-        ------
-        ModelFileError
-            When a file is missing, the format is unknown or newer, the weights do not
-            match the config (checksum, or tensor names and shapes, which it lists).
-        """
-        from safetensors.torch import load_file
-
-        folder = Path(path)
-        cfg_path, weights = folder / CONFIG_NAME, folder / WEIGHTS_NAME
-        for p in (cfg_path, weights):
-            if not p.is_file():
-                raise ModelFileError(f"{folder}: no {p.name}; not a saved SpectromerModel folder")
-        try:
-            config = json.loads(cfg_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ModelFileError(f"{cfg_path}: not valid JSON ({err})") from None
-        if not isinstance(config, dict) or config.get("format") != _FORMAT:
-            raise ModelFileError(
-                f"{cfg_path}: not a SpectromerModel config (format is not {_FORMAT!r})"
-            )
-        if int(config.get("format_version", -1)) > _FORMAT_VERSION:
-            raise ModelFileError(
-                f"{cfg_path}: format version {config['format_version']} is newer than this "
-                f"Spectromer understands ({_FORMAT_VERSION}); upgrade spectromer"
-            )
-        for key in ("params", "fitted", "weights_sha256"):
-            if key not in config:
-                raise ModelFileError(f"{cfg_path}: the config lacks {key!r}")
-        if _sha256(weights) != config["weights_sha256"]:
-            raise ModelFileError(
-                f"{weights}: its checksum differs from the one in {CONFIG_NAME}; the files do not "
-                "belong together (an interrupted save, or a file replaced by hand)"
-            )
-        from .. import __version__
-
-        saved = str(config.get("spectromer_version", "?"))
-        if saved.split(".")[0] != __version__.split(".")[0]:
-            warnings.warn(
-                f"{folder} was saved by spectromer {saved}; this is {__version__}",
-                UserWarning,
-                stacklevel=2,
-            )
-        params = dict(config["params"])
-        if device is not None:
-            params["device"] = device
-        try:
-            model = cls(**params)
-        except TypeError as err:
-            raise ModelFileError(
-                f"{cfg_path}: parameters do not fit SpectromerModel ({err})"
-            ) from None
-        fitted = config["fitted"]
-        model.render_config_ = RenderConfig.from_dict(fitted["render_config"])
-        if model.task == "classification":
-            model.classes_ = np.asarray(fitted["classes"])
+        super()._restore_fitted(fitted, state, where)
+        if self.task == "classification":
+            self.classes_ = np.asarray(fitted["classes"])
         else:
-            model.target_mean_ = np.asarray(fitted["target_mean"], dtype=np.float64)
-            model.target_scale_ = np.asarray(fitted["target_scale"], dtype=np.float64)
-            model.n_targets_ = len(model.target_mean_)
-            model._target_ndim = int(fitted["target_ndim"])
-        if model._n_outputs() != int(fitted["n_outputs"]):
-            raise ModelFileError(f"{cfg_path}: inconsistent output count in the config")
-        model.history_ = fitted["history"]
-        model.best_epoch_ = fitted["best_epoch"]
-        model.seed_ = fitted["seed"]
-        state = load_file(str(weights))
-        model.standardizer_ = None
+            self.target_mean_ = np.asarray(fitted["target_mean"], dtype=np.float64)
+            self.target_scale_ = np.asarray(fitted["target_scale"], dtype=np.float64)
+            self.n_targets_ = len(self.target_mean_)
+            self._target_ndim = int(fitted["target_ndim"])
+        if self._n_outputs() != int(fitted["n_outputs"]):
+            raise ModelFileError(f"{where / CONFIG_NAME}: inconsistent output count in the config")
+        self.standardizer_ = None
         if "standardizer" in fitted:
             try:
-                model.standardizer_ = PixelStandardizer(
+                self.standardizer_ = PixelStandardizer(
                     state.pop(_STD_PREFIX + "mean").numpy(),
                     state.pop(_STD_PREFIX + "scale").numpy(),
                     **fitted["standardizer"],
                 )
             except (KeyError, TypeError, ValueError) as err:
                 raise ModelFileError(
-                    f"{weights}: the pixel standardisation the config names is missing or "
-                    f"broken ({err})"
+                    f"{where / WEIGHTS_NAME}: the pixel standardisation the config names is "
+                    f"missing or broken ({err})"
                 ) from None
-        net = model._build(False)
-        expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
-        got = {k: tuple(v.shape) for k, v in state.items()}
-        if expected != got:
-            missing = sorted(set(expected) - set(got))
-            extra = sorted(set(got) - set(expected))
-            shape = sorted(k for k in set(expected) & set(got) if expected[k] != got[k])
-            raise ModelFileError(
-                f"{weights} does not fit the architecture in {CONFIG_NAME} "
-                f"({params.get('backbone')}): missing {missing[:5]}, unexpected {extra[:5]}, "
-                f"shape differs for {[(k, got[k], expected[k]) for k in shape[:5]]}"
-            )
-        net.load_state_dict(state)
-        model.model_ = net.eval()
-        return model

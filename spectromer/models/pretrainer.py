@@ -13,27 +13,17 @@ from __future__ import annotations
 
 import json
 import os
-import time
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
 
+from ..spectra import ConcatSource, SpectrumSource, as_source
 from ..utils.atomic import atomic_path
-from ..training import (
-    ConcatSource,
-    RenderedBatches,
-    SpectrumSource,
-    Trainer,
-    TrainSettings,
-    as_augmentation,
-    as_source,
-    predict_outputs,
-    select_device,
-)
-from ..training.source import _is_dataset
-from .estimator import _check_shared_params, _jsonable, _render_config, _seed
+from .image import ImageLearner
+from .persistence import jsonable
 from .weights import BACKBONE_FORMAT
 
 __all__ = ["MaskedImagePretrainer"]
@@ -43,11 +33,7 @@ def _mean_loss(out: Any, _: Any) -> Any:
     return out.mean()
 
 
-def _no_metrics(out: np.ndarray, _: np.ndarray) -> dict[str, float]:
-    return {}
-
-
-class MaskedImagePretrainer(BaseEstimator):
+class MaskedImagePretrainer(ImageLearner):
     """Pretrain a timm vision transformer on unlabelled spectra by masked-image modelling.
 
     The spectra are rendered on the fly exactly as :class:`~spectromer.SpectromerModel`
@@ -172,26 +158,29 @@ class MaskedImagePretrainer(BaseEstimator):
         self.random_state = random_state
         self.progress = progress
 
-    # -- pieces ------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        _check_shared_params(self)
-        if not 0 < float(self.mask_ratio) < 1:
-            raise ValueError(f"mask_ratio must be between 0 and 1, got {self.mask_ratio}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **ImageLearner._parameter_constraints,
+        "mask_ratio": [Interval(Real, 0, 1, closed="neither")],
+        "decoder_dim": [Interval(Integral, 1, None, closed="left")],
+        "decoder_depth": [Interval(Integral, 1, None, closed="left")],
+        "decoder_heads": [Interval(Integral, 1, None, closed="left")],
+        "norm_pix_loss": ["boolean"],
+    }
+    _file_format: ClassVar[str] = "spectromer-masked-image-pretrainer"
+    _file_format_version: ClassVar[int] = 1
 
-    def _source(self, X: Any, wavelength: Any, indices: Any) -> SpectrumSource:
-        if (
-            isinstance(X, (list, tuple))
-            and X
-            and all(isinstance(x, SpectrumSource) or _is_dataset(x) for x in X)
-        ):
+    # -- what is the pretrainer's own -----------------------------------------------------
+    def _as_source(self, X: Any, wavelength: Any, indices: Any) -> SpectrumSource:
+        """One source; a list of datasets or sources is joined into one collection."""
+        from specutils import Spectrum
+
+        if isinstance(X, (list, tuple)) and X and not any(isinstance(x, Spectrum) for x in X):
             if indices is not None:
                 raise ValueError(
                     "indices= selects rows of one input; for several inputs pass "
                     "as_source(data, indices=...) for each"
                 )
-            parts = [x if isinstance(x, SpectrumSource) else as_source(x) for x in X]
+            parts = [as_source(x) for x in X]
             return parts[0] if len(parts) == 1 else ConcatSource(parts)
         return as_source(X, wavelength=wavelength, indices=indices)
 
@@ -206,6 +195,31 @@ class MaskedImagePretrainer(BaseEstimator):
             **(self.backbone_options or {}),
         )
 
+    def _build_module(self, initial: bool) -> Any:
+        from .mae import MaskedAutoencoder
+
+        return MaskedAutoencoder(
+            self._encoder(),
+            mask_ratio=float(self.mask_ratio),
+            decoder_dim=int(self.decoder_dim),
+            decoder_depth=int(self.decoder_depth),
+            decoder_heads=int(self.decoder_heads),
+            norm_pix_loss=bool(self.norm_pix_loss),
+        )
+
+    def _loss(self, targets: np.ndarray) -> Any:
+        return _mean_loss  # the autoencoder's output is its reconstruction loss
+
+    def _fingerprint(self, targets: np.ndarray, source: SpectrumSource) -> dict[str, Any]:
+        return {**super()._fingerprint(targets, source), "kind": "masked-image"}
+
+    def _fitted_config(self) -> dict[str, Any]:
+        return {**super()._fitted_config(), "n_spectra": int(self.n_spectra_)}
+
+    def _restore_fitted(self, fitted: dict[str, Any], state: dict[str, Any], where: Any) -> None:
+        super()._restore_fitted(fitted, state, where)
+        self.n_spectra_ = int(fitted["n_spectra"])
+
     # -- fit ---------------------------------------------------------------------------
     def fit(
         self,
@@ -217,6 +231,8 @@ class MaskedImagePretrainer(BaseEstimator):
         resume: bool = False,
     ) -> MaskedImagePretrainer:
         """Pretrain on spectra ``X`` (no labels: ``y`` is ignored).
+
+        Every parameter is checked first, before any spectrum is read or rendered.
 
         Parameters
         ----------
@@ -238,85 +254,9 @@ class MaskedImagePretrainer(BaseEstimator):
         MaskedImagePretrainer
             ``self``, fitted.
         """
-        import torch
-
-        from .mae import MaskedAutoencoder
-
-        self._check_params()
-        if resume and self.checkpoint_dir is None:
-            raise ValueError("resume=True needs checkpoint_dir= (where the checkpoints are)")
-        source = self._source(X, wavelength, indices)
-        if len(source) < 2:
-            raise ValueError(f"X: at least 2 spectra are needed, got {len(source)}")
-        self.render_config_ = _render_config(self)
-        seed = _seed(self.random_state)
-        self.seed_ = seed
-        rows = np.random.default_rng(seed).permutation(len(source))
-        n_val = int(round(self.validation_fraction * len(source)))
-        val_rows = np.sort(rows[:n_val]) if n_val >= 1 else None
-        train_rows = np.sort(rows[n_val:]) if n_val >= 1 else np.arange(len(source))
-        settings = TrainSettings(
-            epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
-            lr=float(self.lr),
-            weight_decay=float(self.weight_decay),
-            warmup=float(self.warmup),
-            grad_clip=1.0,
-            seed=seed,
-            num_workers=int(self.num_workers),
-        )
-        device = select_device(self.device)
-        torch.manual_seed(seed)
-        mae = MaskedAutoencoder(
-            self._encoder(),
-            mask_ratio=float(self.mask_ratio),
-            decoder_dim=int(self.decoder_dim),
-            decoder_depth=int(self.decoder_depth),
-            decoder_heads=int(self.decoder_heads),
-            norm_pix_loss=bool(self.norm_pix_loss),
-        )
-        dummy = np.zeros(len(source), np.float32)
-        train = RenderedBatches(
-            source[train_rows],
-            self.render_config_,
-            dummy[train_rows],
-            as_augmentation(self.augment),
-            seed,
-        )
-        val = None
-        if val_rows is not None:
-            val = RenderedBatches(source[val_rows], self.render_config_, dummy[val_rows])
-        params = {
-            k: _jsonable(v)
-            for k, v in self.get_params().items()
-            if k not in ("device", "num_workers", "progress", "checkpoint_dir")
-        }
-        trainer = Trainer(
-            mae,
-            _mean_loss,
-            evaluate=_no_metrics if val is not None else None,
-            monitor="val_loss",
-            settings=settings,
-            device=device,
-            precision=self.precision,
-            checkpoint_dir=self.checkpoint_dir,
-            fingerprint={"params": params, "n_spectra": len(source), "kind": "masked-image"},
-            progress=bool(self.progress),
-        )
-        t0 = time.perf_counter()
-        self.history_ = trainer.fit(train, val, resume=resume)
-        self.fit_seconds_ = time.perf_counter() - t0
-        self.model_ = trainer.model.eval()
-        self.best_epoch_ = trainer.best_epoch if val is not None else len(self.history_)
-        self.n_spectra_ = int(train_rows.size)
-        self.device_ = str(device)
+        super().fit(X, None, wavelength=wavelength, indices=indices, resume=resume)
+        self.n_spectra_ = self.n_train_
         return self
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            from sklearn.exceptions import NotFittedError
-
-            raise NotFittedError("This MaskedImagePretrainer is not fitted yet: call fit()")
 
     # -- use ---------------------------------------------------------------------------
     def transform(self, X: Any, *, wavelength: Any = None, indices: Any = None) -> np.ndarray:
@@ -327,15 +267,8 @@ class MaskedImagePretrainer(BaseEstimator):
         ndarray
             ``(n, embed_dim)`` float32, for example for a linear probe or kNN.
         """
-        self._check_fitted()
-        source = as_source(X, wavelength=wavelength, indices=indices)
-        device = select_device(self.device)
-        out, _ = predict_outputs(
-            self.model_.encoder,
-            RenderedBatches(source, self.render_config_),
-            int(self.batch_size),
-            device,
-        )
+        source = self._inference_source(X, wavelength, indices)
+        out = self._run(self.model_.encoder, self._images(source))
         return out
 
     def reconstruct(
@@ -355,9 +288,8 @@ class MaskedImagePretrainer(BaseEstimator):
         """
         import torch
 
-        self._check_fitted()
-        source = as_source(X, wavelength=wavelength, indices=indices)
-        images = RenderedBatches(source, self.render_config_)[np.arange(len(source))][0]
+        source = self._inference_source(X, wavelength, indices)
+        images = self._images(source)[np.arange(len(source))][0]
         model = self.model_.cpu().eval()
         state = torch.get_rng_state()
         torch.manual_seed(seed)
@@ -394,12 +326,12 @@ class MaskedImagePretrainer(BaseEstimator):
         meta = {
             "format": BACKBONE_FORMAT,
             "backbone": json.dumps(self.backbone),
-            "backbone_options": json.dumps(_jsonable(self.backbone_options or {})),
+            "backbone_options": json.dumps(jsonable(self.backbone_options or {})),
             "render_config": json.dumps(self.render_config_.to_dict()),
             "pretraining": json.dumps(
                 {
                     "method": "masked-image (MAE)",
-                    "params": _jsonable(
+                    "params": jsonable(
                         {k: v for k, v in self.get_params().items() if k != "progress"}
                     ),
                     "n_spectra": self.n_spectra_,

@@ -15,8 +15,6 @@ is cheap and needs none of them.
 from __future__ import annotations
 
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +91,12 @@ def hub_reachable(timeout: float = 3.0, url: str | None = None) -> bool:
     """Whether the Hugging Face hub answers within ``timeout`` seconds.
 
     One ``HEAD`` request to the hub endpoint (``HF_ENDPOINT``, by default
-    ``https://huggingface.co``), through the proxies of the environment. Any HTTP answer,
-    even an error status, counts as reachable; a failed name lookup, a refused or timed
-    out connection does not. No retries, so an offline machine is told within
-    ``timeout`` seconds (huggingface_hub itself retries for about 45 s).
+    ``https://huggingface.co``), through the proxies of the environment, with
+    :func:`spectromer.utils.network.probe`. Any HTTP answer, even an error status,
+    counts as reachable; a failed name lookup, a refused or timed out connection does
+    not. No retries, and a name lookup that hangs is not waited for, so an offline
+    machine is told within ``timeout`` seconds (huggingface_hub itself retries for
+    about 45 s).
 
     Parameters
     ----------
@@ -112,18 +112,16 @@ def hub_reachable(timeout: float = 3.0, url: str | None = None) -> bool:
     Examples
     --------
     >>> from spectromer.models.weights import hub_reachable
-    >>> hub_reachable(timeout=2.0)  # doctest: +SKIP
+    >>> hub_reachable(timeout=2.0)  # doctest: +REMOTE_DATA
     True
     """
+    from spectromer.utils import network
+
     if url is None:
         url = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/") + "/api/models"
-    request = urllib.request.Request(url, method="HEAD")
     try:
-        with urllib.request.urlopen(request, timeout=timeout):
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except (OSError, ValueError):  # URLError, socket.timeout, ConnectionError are OSErrors
+        return network.probe(url, timeout) is None
+    except ValueError:  # not an http(s) address
         return False
 
 

@@ -325,7 +325,7 @@ def pad_arrays(
     Examples
     --------
     >>> import numpy as np
-    >>> from spectromer.training import pad_arrays
+    >>> from spectromer.spectra import pad_arrays
     >>> rows = [{"wave": np.arange(3.0) + 4000, "flux": np.ones(3)},
     ...         {"wave": np.arange(2.0) + 4000, "flux": np.ones(2)}]
     >>> b = pad_arrays(rows, np.array([0, 1]))

@@ -311,7 +311,7 @@ def as_source(
 
     Parameters
     ----------
-    X : SpectraDataset, SpectrumSource, sequence of Spectrum, Spectrum, SpectrumBatch, dict, ndarray, or a list of collections
+    X : SpectraDataset, SpectrumSource, Spectrum(s), SpectrumBatch, dict, ndarray or list
         A :class:`~spectromer.datasets.SpectraDataset` or any other
         :class:`SpectrumCollection` (rows ``indices``, default all); a
         :class:`~spectromer.spectra.SpectrumBatch`; ``specutils.Spectrum``
@@ -365,6 +365,11 @@ def as_source(
         X = [X]
     if isinstance(X, SpectrumBatch):
         return _BatchSource(X)
+    if _is_sparse(X):
+        raise TypeError(
+            f"X: a sparse matrix ({type(X).__name__}) is not supported: spectra need dense "
+            "flux arrays (use X.toarray())"
+        )
     if isinstance(X, dict):
         if "flux" not in X or "wave" not in X:
             raise ValueError("a dict of spectra needs 'wave' and 'flux' arrays")
@@ -372,7 +377,8 @@ def as_source(
             np.asarray(X["flux"]), wavelength=np.asarray(X["wave"]), ivar=X.get("ivar"),
             mask=X.get("mask"),
         )
-    if isinstance(X, np.ndarray) or (hasattr(X, "unit") and hasattr(X, "value")):
+    if (isinstance(X, np.ndarray) or (hasattr(X, "unit") and hasattr(X, "value"))
+            or hasattr(X, "__array__")):
         return _array_source(X, wavelength, ivar, mask)
     if isinstance(X, (str, bytes)):
         raise TypeError(
@@ -388,6 +394,8 @@ def as_source(
         ) from None
     if items and all(isinstance(x, (SpectrumSource, SpectrumCollection)) for x in items):
         return ConcatSource([as_source(x) for x in items])
+    if items and all(_is_number_row(x) for x in items):  # nested lists of numbers
+        return _array_source(np.asarray(items), wavelength, ivar, mask)
     for i, spec in enumerate(items):
         if not isinstance(spec, Spectrum):
             if isinstance(spec, (SpectrumSource, SpectrumCollection)):
@@ -409,7 +417,12 @@ def _array_source(X: Any, wavelength: Any, ivar: Any, mask: Any) -> SpectrumSour
         wavelength = wavelength.to_value(u.AA, equivalencies=u.spectral())
     raw = np.asarray(getattr(X, "value", X))
     if raw.dtype.kind == "c":
-        raise TypeError("X: complex flux values are not spectra; pass real (float) flux")
+        raise ValueError("X: Complex data not supported; spectra have real (float) flux")
+    if raw.dtype.kind == "O":
+        try:
+            raw = raw.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"X: a flux array must hold numbers ({err})") from None
     if raw.dtype.kind not in "biuf":
         raise TypeError(f"X: a flux array must hold numbers, got dtype {raw.dtype}")
     flux = raw.astype(np.float32)
@@ -442,3 +455,20 @@ def _array_source(X: Any, wavelength: Any, ivar: Any, mask: Any) -> SpectrumSour
         extra.append(arr)
     iv, mk = extra
     return _ArraySource(flux, wave, iv, None if mk is None else mk.astype(bool))
+
+
+def _is_sparse(X: Any) -> bool:
+    try:
+        import scipy.sparse
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        return False
+    return scipy.sparse.issparse(X)
+
+
+def _is_number_row(x: Any) -> bool:
+    """A number, or a list/tuple of numbers (a row of a nested-list flux array)."""
+    if isinstance(x, (int, float, np.number)):
+        return True
+    return isinstance(x, (list, tuple)) and all(
+        isinstance(v, (int, float, np.number)) for v in x
+    )

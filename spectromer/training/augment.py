@@ -114,7 +114,7 @@ class Augmentation:
         shifted = self.shift_kms > 0
         if shifted:
             v = rng.uniform(-self.shift_kms, self.shift_kms, b) * chosen
-            wave = np.asarray(batch.wave, dtype=np.float64) * (1.0 + v[:, None] / SPEED_OF_LIGHT_KMS)
+            wave = batch.wave * (1.0 + v[:, None] / SPEED_OF_LIGHT_KMS)
         if self.mask_runs > 0 and self.mask_width > 0:
             lengths = batch.length
             runs = rng.integers(0, self.mask_runs + 1, b) * chosen

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from ..imaging import RenderConfig, render
-from .augment import Augmentation
 from ..spectra import SpectrumSource
+from .augment import Augmentation
 
 __all__ = ["RenderedBatches", "PixelStandardizer", "make_loader"]
 
@@ -56,7 +56,8 @@ class PixelStandardizer:
     >>> import numpy as np
     >>> from spectromer.datasets import load_sample
     >>> from spectromer.imaging import RenderConfig
-    >>> from spectromer.training import PixelStandardizer, RenderedBatches, as_source
+    >>> from spectromer.spectra import as_source
+    >>> from spectromer.training import PixelStandardizer, RenderedBatches
     >>> data = RenderedBatches(as_source(load_sample(), indices=range(64)), RenderConfig(size=16))
     >>> std = PixelStandardizer.fit(data)
     >>> std.channels(3)
@@ -146,7 +147,8 @@ class RenderedBatches:
     >>> import numpy as np
     >>> from spectromer.datasets import load_sample
     >>> from spectromer.imaging import RenderConfig
-    >>> from spectromer.training import RenderedBatches, as_source
+    >>> from spectromer.spectra import as_source
+    >>> from spectromer.training import RenderedBatches
     >>> data = RenderedBatches(as_source(load_sample()), RenderConfig(size=32),
     ...                        targets=np.zeros(600, np.int64))
     >>> images, y = data[[0, 1, 2]]
@@ -225,7 +227,8 @@ def make_loader(
     >>> import numpy as np
     >>> from spectromer.datasets import load_sample
     >>> from spectromer.imaging import RenderConfig
-    >>> from spectromer.training import RenderedBatches, as_source, make_loader
+    >>> from spectromer.spectra import as_source
+    >>> from spectromer.training import RenderedBatches, make_loader
     >>> data = RenderedBatches(as_source(load_sample(), indices=range(10)), RenderConfig(size=32))
     >>> [tuple(x.shape) for x, _ in make_loader(data, 4, shuffle=False)]
     [(4, 3, 32, 32), (4, 3, 32, 32), (2, 3, 32, 32)]

@@ -11,17 +11,30 @@ given by the caller (:class:`~spectromer.SpectromerModel`).
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..utils.atomic import atomic_path
+from .callbacks import (
+    _FORMAT,
+    _FORMAT_VERSION,
+    CHECKPOINT_NAME,
+    HISTORY_NAME,
+    Callback,
+    Checkpoint,
+    CheckpointMismatch,
+    CSVLogger,
+    EarlyStopping,
+    ProgressBar,
+    callback_keys,
+    callback_states,
+    read_checkpoint,
+)
 from .data import RenderedBatches, make_loader
 
 __all__ = [
@@ -33,16 +46,9 @@ __all__ = [
     "Trainer",
     "predict_outputs",
     "CheckpointMismatch",
+    "CHECKPOINT_NAME",
+    "HISTORY_NAME",
 ]
-
-CHECKPOINT_NAME = "checkpoint.pt"
-HISTORY_NAME = "history.csv"
-_FORMAT = "spectromer-checkpoint"
-_FORMAT_VERSION = 1
-
-
-class CheckpointMismatch(ValueError):
-    """A checkpoint was written by a different training run than the one resuming it."""
 
 
 def select_device(device: str = "auto") -> Any:
@@ -251,26 +257,13 @@ def _autocast(device: Any, dtype: Any):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def _unwrap(model: Any) -> Any:
-    return getattr(model, "module", model)
-
-
-def _save_atomic(obj: Any, path: Path) -> None:
-    import torch
-
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-
-
-def _write_history(history: list[dict[str, Any]], path: Path) -> None:
-    from astropy.table import Table
-
-    with atomic_path(path) as tmp:
-        Table(rows=history, names=list(history[0])).write(tmp, format="ascii.csv", overwrite=True)
-
-
 class Trainer:
     """Train a model with AdamW, warm-up + cosine schedule, AMP, checkpoints and DDP.
+
+    :meth:`fit` restores an interrupted run if asked, then trains epoch after epoch
+    (train, validate, callbacks) and finishes; progress bars, the history table,
+    checkpoints and early stopping are :mod:`callbacks <spectromer.training.callbacks>`,
+    and callbacks of your own see every epoch too.
 
     Parameters
     ----------
@@ -281,29 +274,52 @@ class Trainer:
         ``loss_fn(outputs, targets) -> scalar tensor``.
     evaluate : callable, optional
         ``evaluate(outputs, targets) -> dict`` of validation metrics (numpy arrays in,
-        floats out); must contain ``monitor``.
+        floats out); must contain ``monitor`` unless that is ``"val_loss"``.
     monitor : str
-        The validation metric that early stopping and the best checkpoint follow
-        (higher is better), or ``"val_loss"``, the validation loss (lower is better).
+        The metric that early stopping and the best weights follow (the built-in
+        :class:`~spectromer.training.EarlyStopping`): ``"val_loss"``, the validation
+        loss, or another metric name; metrics whose name ends in ``loss`` are minimised,
+        the others maximised.
     settings : TrainSettings
-        The recipe.
+        The recipe (``settings.patience`` is the early-stopping patience).
     device : torch.device
         Where to train (see :func:`select_device`).
     precision : str
         ``"auto"``, ``"fp32"``, ``"bf16"`` or ``"fp16"`` (see :func:`autocast_dtype`).
     checkpoint_dir : path, optional
-        Write ``checkpoint.pt`` (atomically) and ``history.csv`` there after every epoch.
+        Write ``checkpoint.pt`` (atomically, :class:`~spectromer.training.Checkpoint`)
+        and ``history.csv`` (:class:`~spectromer.training.CSVLogger`) there after every
+        epoch.
     fingerprint : dict, optional
         Describes the run; a checkpoint is only resumed by a run with the same one.
     progress : bool
-        Show tqdm progress bars (on the main process only).
+        Show tqdm progress bars (:class:`~spectromer.training.ProgressBar`; on the main
+        process only).
+    callbacks : sequence of Callback, optional
+        More :class:`~spectromer.training.Callback` objects, called after the built-in
+        ones in this order. An :class:`~spectromer.training.EarlyStopping` among them
+        replaces the built-in one (and runs first, where the built-in one would).
+
+    Attributes
+    ----------
+    history : list of dict
+        One row per epoch (also returned by :meth:`fit`).
+    epoch : int
+        Epochs done.
+    stop_training : bool
+        Set it (in a callback) to end the run after the current epoch.
+    active_callbacks : list of Callback
+        The callbacks of the current or last :meth:`fit`, built-in ones first.
+    best_epoch, best_metric, best_state, stopped_early
+        Those of the run's :class:`~spectromer.training.EarlyStopping`.
 
     Examples
     --------
     >>> import numpy as np, torch
     >>> from spectromer.datasets import load_sample
     >>> from spectromer.imaging import RenderConfig
-    >>> from spectromer.training import RenderedBatches, Trainer, TrainSettings, as_source
+    >>> from spectromer.spectra import as_source
+    >>> from spectromer.training import RenderedBatches, Trainer, TrainSettings
     >>> torch.manual_seed(0) and None
     >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 2))
     >>> data = RenderedBatches(as_source(load_sample(), indices=range(32)), RenderConfig(size=16),
@@ -313,6 +329,8 @@ class Trainer:
     >>> history = trainer.fit(data)
     >>> len(history), history[0]["epoch"], "train_loss" in history[0]
     (2, 1, True)
+    >>> [type(cb).__name__ for cb in trainer.active_callbacks]
+    ['EarlyStopping']
     """
 
     def __init__(
@@ -328,6 +346,7 @@ class Trainer:
         checkpoint_dir: str | os.PathLike | None = None,
         fingerprint: dict[str, Any] | None = None,
         progress: bool = False,
+        callbacks: Sequence[Callback] | None = None,
     ) -> None:
         import torch
 
@@ -341,12 +360,40 @@ class Trainer:
         self.checkpoint_dir = None if checkpoint_dir is None else Path(checkpoint_dir)
         self.fingerprint = dict(fingerprint or {}, settings=asdict(self.settings))
         self.progress = progress
+        self.callbacks = _check_callbacks(callbacks, "callbacks")
+        self.active_callbacks: list[Callback] = []
         self.history: list[dict[str, Any]] = []
-        self.best_metric = -math.inf
-        self.best_epoch = 0
-        self.best_state: dict[str, Any] | None = None
-        self.stopped_early = False
+        self.epoch = 0
+        self.stop_training = False
+        self.ctx = DistributedContext()
+        self._stopper: EarlyStopping | None = None
         self._torch = torch
+
+    # -- what the early stopping found ------------------------------------------------
+    @property
+    def best_epoch(self) -> int:
+        """Epoch (from 1) with the best monitored value; 0 without validation."""
+        return 0 if self._stopper is None else self._stopper.best_epoch
+
+    @property
+    def best_metric(self) -> float:
+        """The best monitored value as a score, higher is better (see EarlyStopping)."""
+        return -float("inf") if self._stopper is None else self._stopper.best_metric
+
+    @property
+    def best_state(self) -> dict[str, Any] | None:
+        """A CPU copy of the best weights (None without validation)."""
+        return None if self._stopper is None else self._stopper.best_state
+
+    @property
+    def stopped_early(self) -> bool:
+        """Whether the last :meth:`fit` stopped before its last epoch."""
+        return False if self._stopper is None else self._stopper.stopped_early
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process is the one that writes files and prints (rank 0)."""
+        return self.ctx.main
 
     # -- pieces ------------------------------------------------------------------
     def _optimizer(self, model: Any) -> Any:
@@ -376,55 +423,76 @@ class Trainer:
         ramp = LinearLR(optimizer, start_factor=1.0 / (warm + 1), end_factor=1.0, total_iters=warm)
         return SequentialLR(optimizer, [ramp, cosine], milestones=[warm])
 
-    def _checkpoint_path(self) -> Path | None:
-        return None if self.checkpoint_dir is None else self.checkpoint_dir / CHECKPOINT_NAME
+    def _build_callbacks(self, extra: list[Callback]) -> list[Callback]:
+        """Built-in callbacks (early stopping, progress, checkpoint, history), then ``extra``."""
+        extra = [*self.callbacks, *extra]
+        stopper = next((cb for cb in extra if isinstance(cb, EarlyStopping)), None)
+        if stopper is None:
+            stopper = EarlyStopping(self.monitor, self.settings.patience)
+        self._stopper = stopper
+        built: list[Callback] = [stopper]
+        if self.progress:
+            built.append(ProgressBar())
+        if self.checkpoint_dir is not None:
+            built += [
+                Checkpoint(self.checkpoint_dir),
+                CSVLogger(self.checkpoint_dir / HISTORY_NAME),
+            ]
+        return built + [cb for cb in extra if cb is not stopper]
 
-    def _state(self, model, optimizer, scheduler, scaler, epoch: int, bad: int) -> dict[str, Any]:
+    def _call(self, hook: str, *args: Any) -> None:
+        for cb in self.active_callbacks:
+            getattr(cb, hook)(self, *args)
+
+    # -- the state a checkpoint holds ----------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything an exact resume needs (during or after :meth:`fit`).
+
+        The weights, the optimiser, schedule and gradient-scaler states, the history,
+        the epochs done, the random state, the fingerprint and the callbacks' states:
+        what :class:`~spectromer.training.Checkpoint` writes and :meth:`load_state_dict`
+        takes back.
+        """
         torch = self._torch
         return {
             "format": _FORMAT,
             "format_version": _FORMAT_VERSION,
             "fingerprint": self.fingerprint,
-            "epoch": epoch,
-            "model": {k: v.detach().cpu() for k, v in _unwrap(model).state_dict().items()},
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "scaler": scaler.state_dict(),
+            "epoch": self.epoch,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
             "history": self.history,
-            "best_metric": self.best_metric,
-            "best_epoch": self.best_epoch,
-            "best_state": self.best_state,
-            "bad_epochs": bad,
+            "callbacks": callback_states(self.active_callbacks),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
         }
 
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (during :meth:`fit`, before the epochs).
+
+        Callback states go to the callbacks of this run with the same key (class name);
+        a callback without a stored state keeps its own.
+        """
+        torch = self._torch
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.history = list(state["history"])
+        self.epoch = int(state["epoch"])
+        stored = state.get("callbacks", {})
+        for key, cb in zip(callback_keys(self.active_callbacks), self.active_callbacks):
+            if key in stored:
+                cb.load_state_dict(stored[key])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+
     def load_checkpoint(self, path: str | os.PathLike) -> dict[str, Any]:
         """Read a checkpoint and check it belongs to this run (same fingerprint)."""
-        torch = self._torch
-        path = Path(path)
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as err:  # noqa: BLE001 - torch raises many kinds
-            raise CheckpointMismatch(f"{path}: not a readable checkpoint ({err})") from err
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
-            raise CheckpointMismatch(f"{path}: not a Spectromer training checkpoint")
-        theirs = state.get("fingerprint", {})
-        diff = sorted(
-            k
-            for k in set(theirs) | set(self.fingerprint)
-            if theirs.get(k) != self.fingerprint.get(k)
-        )
-        if diff:
-            details = "; ".join(
-                f"{k}: checkpoint {theirs.get(k)!r}, now {self.fingerprint.get(k)!r}"
-                for k in diff[:4]
-            )
-            raise CheckpointMismatch(
-                f"{path} was written by a different training run ({details}); resume with the "
-                "same settings and data, or start afresh with resume=False"
-            )
-        return state
+        return read_checkpoint(path, self.fingerprint)
 
     # -- the loop ----------------------------------------------------------------
     def fit(
@@ -433,142 +501,99 @@ class Trainer:
         val: RenderedBatches | None = None,
         *,
         resume: bool = False,
+        callbacks: Sequence[Callback] | None = None,
     ) -> list[dict[str, Any]]:
         """Train; return the per-epoch history (also kept in ``self.history``).
 
-        With ``resume=True`` and a checkpoint in ``checkpoint_dir`` training continues
-        where it stopped, exactly (weights, optimiser, schedule, random state, data
-        order and augmentations); without a checkpoint it starts afresh.
+        With ``resume=True`` and a checkpoint in ``checkpoint_dir`` (or of a
+        :class:`~spectromer.training.Checkpoint` callback) training continues where it
+        stopped, exactly (weights, optimiser, schedule, random state, data order and
+        augmentations); without a checkpoint it starts afresh. ``callbacks`` are added,
+        for this call only, after the trainer's own.
         """
-        torch = self._torch
-        s = self.settings
-        dev = self.device
-        ctx = distributed_context(dev)
+        self.ctx = distributed_context(self.device)
         try:
-            model = self.model.to(dev)
-            if ctx.distributed:
-                from torch.nn.parallel import DistributedDataParallel
-
-                model = DistributedDataParallel(
-                    model, device_ids=[dev.index] if dev.type == "cuda" else None
-                )
-            loader = make_loader(
-                train,
-                s.batch_size,
-                shuffle=True,
-                seed=s.seed,
-                num_workers=s.num_workers,
-                pin_memory=dev.type == "cuda",
-                rank=ctx.rank,
-                world_size=ctx.world_size,
-            )
-            optimizer = self._optimizer(_unwrap(model))
-            scheduler = self._scheduler(optimizer, len(loader))
-            scaler = torch.amp.GradScaler(
-                "cuda", enabled=dev.type == "cuda" and self.dtype == torch.float16
-            )
-            start, bad = 0, 0
-            path = self._checkpoint_path()
-            if resume and path is not None and path.exists():
-                state = self.load_checkpoint(path)
-                _unwrap(model).load_state_dict(state["model"])
-                optimizer.load_state_dict(state["optimizer"])
-                scheduler.load_state_dict(state["scheduler"])
-                scaler.load_state_dict(state["scaler"])
-                self.history = list(state["history"])
-                self.best_metric = state["best_metric"]
-                self.best_epoch = state["best_epoch"]
-                self.best_state = state["best_state"]
-                bad = state["bad_epochs"]
-                start = state["epoch"]
-                torch.set_rng_state(state["torch_rng"])
-                if state["cuda_rng"] is not None and torch.cuda.is_available():
-                    torch.cuda.set_rng_state_all(state["cuda_rng"])
-                if s.patience is not None and bad >= s.patience:
-                    start = s.epochs  # the interrupted run had already stopped early
-            for epoch in range(start, s.epochs):
-                record = self._epoch(model, loader, train, optimizer, scheduler, scaler, epoch, ctx)
-                if val is not None and self.evaluate is not None:
-                    out, _ = predict_outputs(
-                        _unwrap(model),
-                        val,
-                        s.batch_size,
-                        dev,
-                        self.dtype,
-                        s.num_workers,
-                        False,
-                        ctx,
-                    )
-                    targets = val.targets
-                    with torch.no_grad():
-                        loss = float(
-                            self.loss_fn(
-                                torch.from_numpy(out).to(dev),
-                                torch.from_numpy(np.asarray(targets)).to(dev),
-                            )
-                        )
-                    record["val_loss"] = loss
-                    record.update(self.evaluate(out, np.asarray(targets)))
-                    # a loss is minimised, every other metric maximised
-                    metric = (
-                        -loss if self.monitor == "val_loss" else record.get(self.monitor, -loss)
-                    )
-                    if metric > self.best_metric:
-                        self.best_metric, self.best_epoch, bad = metric, epoch + 1, 0
-                        self.best_state = {
-                            k: v.detach().cpu().clone()
-                            for k, v in _unwrap(model).state_dict().items()
-                        }
-                    else:
-                        bad += 1
-                self.history.append(record)
-                if self.progress and ctx.main:
-                    from tqdm.auto import tqdm
-
-                    tqdm.write(
-                        "epoch {epoch}: ".format(**record)
-                        + ", ".join(
-                            f"{k} {v:.4g}"
-                            for k, v in record.items()
-                            if k.startswith(("train_", "val_")) and isinstance(v, float)
-                        )
-                    )
-                if ctx.main and path is not None:
-                    _save_atomic(
-                        self._state(model, optimizer, scheduler, scaler, epoch + 1, bad), path
-                    )
-                    _write_history(self.history, path.with_name(HISTORY_NAME))
-                self._end_epoch(epoch)
-                if s.patience is not None and bad >= s.patience:
-                    self.stopped_early = epoch + 1 < s.epochs
+            self._setup(train, _check_callbacks(callbacks, "fit(callbacks=...)"))
+            if resume:
+                self._restore()
+            self._call("on_fit_start")
+            for epoch in range(self.epoch, self.settings.epochs):
+                if self.stop_training:
                     break
-            if self.best_state is not None:
-                _unwrap(model).load_state_dict(self.best_state)
-            self.model = _unwrap(model)
+                self._call("on_epoch_start", epoch)
+                logs = self._train_epoch(train, epoch)
+                logs.update(self._validate(val))
+                self.history.append(logs)
+                self.epoch = epoch + 1
+                self._call("on_epoch_end", epoch, logs)
+            self._call("on_fit_end")
             return self.history
         finally:
-            ctx.close()
+            self.ctx.close()
 
-    def _end_epoch(self, epoch: int) -> None:
-        """Hook run after each epoch's checkpoint is written (tests interrupt here)."""
+    def _setup(self, train: RenderedBatches, extra: list[Callback]) -> None:
+        """A fresh run: network on the device (DDP-wrapped), loader, optimiser, callbacks."""
+        torch, s, dev = self._torch, self.settings, self.device
+        self.model = self.model.to(dev)
+        self.network = self.model
+        if self.ctx.distributed:
+            from torch.nn.parallel import DistributedDataParallel
 
-    def _epoch(self, model, loader, train, optimizer, scheduler, scaler, epoch, ctx) -> dict:
+            self.network = DistributedDataParallel(
+                self.model, device_ids=[dev.index] if dev.type == "cuda" else None
+            )
+        self.loader = make_loader(
+            train,
+            s.batch_size,
+            shuffle=True,
+            seed=s.seed,
+            num_workers=s.num_workers,
+            pin_memory=dev.type == "cuda",
+            rank=self.ctx.rank,
+            world_size=self.ctx.world_size,
+        )
+        self.optimizer = self._optimizer(self.model)
+        self.scheduler = self._scheduler(self.optimizer, len(self.loader))
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=dev.type == "cuda" and self.dtype == torch.float16
+        )
+        self.history, self.epoch, self.stop_training = [], 0, False
+        self.active_callbacks = self._build_callbacks(extra)
+
+    def _restore(self) -> None:
+        """Load the first checkpoint callback's file, if there is one."""
+        checkpoint = next((cb for cb in self.active_callbacks if isinstance(cb, Checkpoint)), None)
+        state = None if checkpoint is None else checkpoint.read(self.fingerprint)
+        if state is not None:
+            self.load_state_dict(state)
+
+    def _validate(self, val: RenderedBatches | None) -> dict[str, float]:
+        """``val_loss`` and the ``evaluate`` metrics on ``val`` (nothing without either)."""
+        if val is None or self.evaluate is None:
+            return {}
+        torch, s = self._torch, self.settings
+        out, _ = predict_outputs(
+            self.model, val, s.batch_size, self.device, self.dtype, s.num_workers, False, self.ctx
+        )
+        targets = np.asarray(val.targets)
+        with torch.no_grad():
+            loss = float(
+                self.loss_fn(
+                    torch.from_numpy(out).to(self.device), torch.from_numpy(targets).to(self.device)
+                )
+            )
+        return {"val_loss": loss, **self.evaluate(out, targets)}
+
+    def _train_epoch(self, train: RenderedBatches, epoch: int) -> dict[str, Any]:
         torch = self._torch
         s, dev = self.settings, self.device
+        model, optimizer, scaler = self.network, self.optimizer, self.scaler
         model.train()
         train.set_epoch(epoch)
-        loader.sampler.sampler.set_epoch(epoch)
-        batches = loader
-        bar = None
-        if self.progress and ctx.main:
-            from tqdm.auto import tqdm
-
-            batches = bar = tqdm(
-                loader, desc=f"epoch {epoch + 1}/{s.epochs}", unit="batch", leave=False
-            )
+        self.loader.sampler.sampler.set_epoch(epoch)
         total_loss, seen, data_time = 0.0, 0, 0.0
         t0 = tick = time.perf_counter()
-        for x, y in batches:
+        for step, (x, y) in enumerate(self.loader):
             data_time += time.perf_counter() - tick
             x = x.to(dev, non_blocking=True)
             y = y.to(dev, non_blocking=True)
@@ -587,16 +612,14 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
             scaler.step(optimizer)
             scaler.update()
-            scheduler.step()
-            total_loss += float(loss.detach()) * len(x)
+            self.scheduler.step()
+            value = float(loss.detach())
+            total_loss += value * len(x)
             seen += len(x)
-            if bar is not None:
-                bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+            self._call("on_batch_end", step, {"loss": value})
             tick = time.perf_counter()
         seconds = time.perf_counter() - t0
-        if bar is not None:
-            bar.close()
-        sums = ctx.gather((total_loss, seen, seconds, data_time))
+        sums = self.ctx.gather((total_loss, seen, seconds, data_time))
         total = sum(p[1] for p in sums)
         return {
             "epoch": epoch + 1,
@@ -606,6 +629,16 @@ class Trainer:
             "data_fraction": sum(p[3] for p in sums) / max(sum(p[2] for p in sums), 1e-12),
             "images_per_s": total / max(max(p[2] for p in sums), 1e-12),
         }
+
+
+def _check_callbacks(callbacks: Sequence[Callback] | None, name: str) -> list[Callback]:
+    out = list(callbacks or ())
+    for i, cb in enumerate(out):
+        if not isinstance(cb, Callback):
+            raise TypeError(
+                f"{name}[{i}] is a {type(cb).__name__}, not a spectromer.training.Callback"
+            )
+    return out
 
 
 def predict_outputs(
@@ -629,7 +662,8 @@ def predict_outputs(
     >>> import torch
     >>> from spectromer.datasets import load_sample
     >>> from spectromer.imaging import RenderConfig
-    >>> from spectromer.training import RenderedBatches, as_source, predict_outputs
+    >>> from spectromer.spectra import as_source
+    >>> from spectromer.training import RenderedBatches, predict_outputs
     >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 2))
     >>> data = RenderedBatches(as_source(load_sample(), indices=range(10)), RenderConfig(size=16))
     >>> out, rate = predict_outputs(model, data, 4, torch.device("cpu"))
