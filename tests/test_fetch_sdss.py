@@ -887,3 +887,17 @@ def test_fetch_two_real_spectra(tmp_path):
         assert np.all((z >= 0.05) & (z <= 0.1))
     finally:
         ds.close()
+
+
+def test_download_client_argument_is_deprecated(tmp_path):
+    """``client=`` does nothing in download_sdss_spectra: say so instead of ignoring it."""
+    from astropy.io import fits
+
+    from spectromer.datasets import download_sdss_spectra
+
+    (tmp_path / "dr18" / "26").mkdir(parents=True)
+    fits.PrimaryHDU().writeto(tmp_path / "dr18" / "26" / "spec-0266-51602-0001.fits")
+    rows = [{"plate": 266, "mjd": 51602, "fiberid": 1, "run2d": "26"}]
+    with pytest.warns(FutureWarning, match="client"):
+        result = download_sdss_spectra(rows, cache_dir=tmp_path, progress=False, client=object())
+    assert [p.name for p in result.cached] == ["spec-0266-51602-0001.fits"]

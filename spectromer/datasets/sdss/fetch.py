@@ -187,8 +187,9 @@ def download_sdss_spectra(
     progress : bool, optional
         Show a progress bar (tqdm).
     client : astroquery.sdss.SDSSClass, optional
-        Accepted for compatibility and not used: astroquery has no public API that
-        downloads to a chosen path, so the files are fetched directly (see above).
+        Deprecated and not used (a ``FutureWarning`` says so): astroquery has no public
+        API that downloads to a chosen path, so the files are fetched directly (see
+        above). It will be removed.
 
     Returns
     -------
@@ -221,6 +222,13 @@ def download_sdss_spectra(
     """
     data_release = _check_positive_int("data_release", data_release, minimum=MIN_DATA_RELEASE)
     _check_download_args(n_jobs, retries, backoff, timeout)
+    if client is not None:
+        warnings.warn(
+            "download_sdss_spectra(client=...) is not used (files are fetched directly from "
+            "the SDSS archive server) and will be removed; drop the argument",
+            FutureWarning,
+            stacklevel=2,
+        )
     cache = resolve_cache_dir(cache_dir)
     found, unusable = targets(rows, data_release, cache)
     result = DownloadResult(
