@@ -8,6 +8,9 @@ bundled sample (50 A, 50 F, 50 G stars).
 from __future__ import annotations
 
 import json
+import os
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -153,10 +156,38 @@ def test_classification_same_stratified_split_for_every_model(classified, sample
 
 
 def test_classification_plots(classified, sample):
-    _, out, _ = classified
+    result, out, _ = classified
     assert (out / "confusion_matrices.png").stat().st_size > 1000
-    if "snr" in sample.meta.colnames:
-        assert (out / "accuracy_vs_snr.png").stat().st_size > 1000
+    assert (out / "accuracy_vs_snr.png").stat().st_size > 1000
+    # by S/N: the r-band S/N of the sample, with counts and Wilson intervals per bin
+    assert result["data"]["snr_column"] == "snr_r"
+    snr = sample.labels("snr_r")[result["data"]["split"]["test_rows"]].astype(float)
+    for r in result["results"]:
+        bins = r["by_snr"]
+        assert sum(b["n"] for b in bins) == np.isfinite(snr).sum()  # spectra with an S/N
+        for b in bins:
+            assert b["accuracy_low"] <= b["accuracy"] <= b["accuracy_high"]
+
+
+def test_plots_name_the_band_show_counts_and_colour_bars(small, tmp_path, monkeypatch):
+    figures = {}
+    monkeypatch.setattr(bm, "_save", lambda fig, path: figures.__setitem__(path.name, fig))
+    result = run_benchmark(small["ds"], models=["knn", "svm"], quick=True, out=tmp_path,
+                           progress=False)  # fmt: skip
+    assert set(figures) == {"confusion_matrices.png", "accuracy_vs_snr.png"}
+    cm = figures["confusion_matrices.png"]
+    colour_bars = [ax for ax in cm.axes if ax.get_ylabel() == "fraction of true class"]
+    assert len(cm.axes) == 4 and len(colour_bars) == 2  # one per model
+    (ax,) = figures["accuracy_vs_snr.png"].axes
+    ax.figure.canvas.draw()
+    assert ax.get_xlabel() == "S/N (r band)"
+    lo, hi = ax.get_xlim()
+    labels = [t.get_text() for x, t in zip(ax.get_xticks(), ax.get_xticklabels()) if lo <= x <= hi]
+    assert labels and all(re.fullmatch(r"\d+(\.\d+)?", t) for t in labels), labels
+    assert all(t.get_text() == "" for t in ax.xaxis.get_minorticklabels())
+    counts = [b["n"] for b in result["results"][0]["by_snr"]]
+    assert [t.get_text() for t in ax.texts] == [f"n={n}" for n in counts]
+    assert sum(c.has_yerr for c in ax.containers) == 2
 
 
 def test_no_plots_and_test_fraction(small, tmp_path):
@@ -197,7 +228,7 @@ def test_seed_reproducible(small, tmp_path):
 # --- regression on simulated spectra --------------------------------------------------
 
 
-def test_regression_with_extra_test_and_saved_models(simulated, tmp_path):
+def test_regression_with_extra_test_and_saved_models(simulated, tmp_path, capsys):
     import joblib
 
     from spectromer.spectra import as_source
@@ -205,7 +236,15 @@ def test_regression_with_extra_test_and_saved_models(simulated, tmp_path):
     train, extra = simulated
     result = run_benchmark(train, "z", models=["knn", "rf"], quick=True, out=tmp_path,
                            extra_tests=[extra.path], save_models=True,
-                           progress=False)  # fmt: skip
+                           progress=True)  # fmt: skip
+    # the printed table shows every metric at the default (80-column) width, no "..."
+    lines = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("model "))
+    assert lines[start].split() == ["model", "test_set", "n_train", "n_test", "r2", "mae",
+                                    "rmse", "sigma_nmad", "outlier_fraction", "success_rate",
+                                    "fit_s", "predict_s"]  # fmt: skip
+    table = lines[start : start + 6]  # header, dashes, four records
+    assert len(table[-1].split()) == 12 and not any("..." in line for line in table)
     assert result["task"] == "regression"
     assert result["data"]["simulated"] is True
     assert result["data"]["extra_tests"] == ["sim_extra.h5"]
@@ -246,6 +285,131 @@ def test_regression_with_extra_test_and_saved_models(simulated, tmp_path):
     assert list(table["test_set"]) == ["test", "sim_extra.h5"] * 2
     assert {"r2", "mae", "sigma_nmad", "success_rate"} <= set(table.colnames)
     assert "accuracy" not in table.colnames
+
+
+def _tiny_subtypes(sample, path):
+    """40 spectra with about 25 subtypes: every class too small for 3-fold CV."""
+    return sample.subset(np.arange(0, 600, 15), path)
+
+
+def test_tiny_dataset_warnings_are_reported_once_each(sample, tmp_path, recwarn):
+    tiny = _tiny_subtypes(sample, tmp_path / "tiny.h5")
+    run_benchmark(tiny, "subtype", models=["rf", "knn"], quick=True, out=tmp_path / "out",
+                  plots=False, progress=False)  # fmt: skip
+    messages = [str(w.message) for w in recwarn]
+    assert 1 <= len(messages) <= 3, messages  # was over a hundred
+    assert len(set(messages)) == len(messages)
+    least = [m for m in messages if m.startswith("The least populated class in y")]
+    assert len(least) == 1 and "while fitting rf, knn]" in least[0]
+    assert any(re.search(r"\[\d+ times while fitting", m) for m in messages)
+
+
+def test_warnings_turned_into_errors_still_raise(sample, tmp_path):
+    tiny = _tiny_subtypes(sample, tmp_path / "tiny.h5")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "The least populated class", UserWarning)
+        with pytest.raises(UserWarning, match="least populated"):
+            run_benchmark(tiny, "subtype", models=["knn"], quick=True, out=tmp_path / "out",
+                          plots=False, progress=False)  # fmt: skip
+
+
+# --- threads --------------------------------------------------------------------------
+
+
+def test_threads_reach_torch_blas_and_the_baselines(small, tmp_path, monkeypatch):
+    torch = pytest.importorskip("torch")
+    from threadpoolctl import threadpool_info
+
+    import spectromer.baselines
+
+    seen, jobs = [], []
+    real_fit, real_make = bm._fit, spectromer.baselines.make_baseline
+
+    def spy_fit(name, *args, **kwargs):
+        pools = {p["num_threads"] for p in threadpool_info()}
+        seen.append((name, kwargs["threads"], torch.get_num_threads(), pools))
+        return real_fit(name, *args, **kwargs)
+
+    def spy_make(*args, **kwargs):
+        jobs.append(kwargs["n_jobs"])
+        return real_make(*args, **kwargs)
+
+    monkeypatch.setattr(bm, "_fit", spy_fit)
+    monkeypatch.setattr(spectromer.baselines, "make_baseline", spy_make)
+    before = torch.get_num_threads()
+    result = run_benchmark(small["ds"], models=["knn", "vit"], quick=True, out=tmp_path,
+                           vit_options=TINY_VIT, threads=1, plots=False,
+                           progress=False)  # fmt: skip
+    assert [(name, threads) for name, threads, *_ in seen] == [("knn", 1), ("vit", 1)]
+    assert seen[1][2] == 1  # torch, while the ViT trains
+    assert all(pools <= {1} for *_, pools in seen)  # BLAS / OpenMP pools
+    assert jobs == [1]  # the baseline's search
+    assert torch.get_num_threads() == before  # given back afterwards
+    assert result["machine"]["threads"] == 1
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="threads"):
+            run_benchmark(small["ds"], models=["knn"], out=tmp_path, threads=bad, progress=False)
+
+
+@pytest.mark.parametrize(("load", "expected"), [(0.3, 2), (1.2, 1), (6.0, 1)])
+def test_default_threads_are_the_free_cpus(small, tmp_path, monkeypatch, load, expected):
+    """Default: the usable CPUs less those the load average says are busy (at least 1)."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    result = run_benchmark(small["ds"], models=["knn"], quick=True, out=tmp_path, plots=False,
+                           progress=False)  # fmt: skip
+    assert result["machine"]["threads"] == expected
+
+
+def test_cli_threads_option(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def fake(*args, **kwargs):
+        calls.append(kwargs["threads"])
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(bm, "run_benchmark", fake)
+    assert main(["benchmark", "--threads", "3", "--out", str(tmp_path)]) == 1
+    assert main(["benchmark", "--out", str(tmp_path)]) == 1
+    assert calls == [3, None]  # None: run_benchmark's default, the usable CPUs
+    for bad in ("0", "two"):
+        with pytest.raises(SystemExit) as info:
+            main(["benchmark", "--threads", bad])
+        assert info.value.code == 2
+    assert "positive integer" in capsys.readouterr().err
+
+
+# --- the output folder of a failed run ------------------------------------------------
+
+
+def test_failed_run_removes_the_folder_it_created(small, tmp_path):
+    out = tmp_path / "new" / "deeper"
+    with pytest.raises((KeyError, ValueError), match="colour"):
+        run_benchmark(small["ds"], "colour", models=["knn"], out=out, progress=False)
+    assert not (tmp_path / "new").exists()
+    # a folder that was there already stays, even empty; so does one with files in it
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    with pytest.raises((KeyError, ValueError), match="colour"):
+        run_benchmark(small["ds"], "colour", models=["knn"], out=kept, progress=False)
+    assert kept.is_dir()
+    full = tmp_path / "full"
+    with pytest.raises((KeyError, ValueError), match="colour"):
+        run_benchmark(small["ds"], "colour", models=["knn"], out=full / "sub", progress=False)
+    assert not full.exists()
+    full.mkdir()
+    (full / "notes.txt").write_text("mine")
+    with pytest.raises((KeyError, ValueError), match="colour"):
+        run_benchmark(small["ds"], "colour", models=["knn"], out=full, progress=False)
+    assert (full / "notes.txt").read_text() == "mine"
+
+
+def test_cli_failed_run_leaves_no_empty_folder(tmp_path, capsys):
+    out = tmp_path / "bench"
+    code = main(["benchmark", "--models", "knn", "--label", "colour", "--out", str(out),
+                 "--no-progress"])  # fmt: skip
+    assert code == 1 and "colour" in capsys.readouterr().err
+    assert not out.exists()
 
 
 # --- the ViT --------------------------------------------------------------------------
@@ -384,6 +548,8 @@ def test_cli_quick_knn(tmp_path, capsys):
     assert result["data"]["split"]["kind"] == "stratified"
     assert (result["results"][0]["n_train"], result["results"][0]["n_test"]) == (480, 120)
     assert not list(tmp_path.glob("*.png"))
+    header = next(line for line in text.splitlines() if line.startswith("model "))
+    assert "..." not in header and "f1_weighted" in header and "predict_s" in header
 
 
 def test_cli_train_and_test_given(small, tmp_path, capsys):

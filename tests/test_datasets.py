@@ -222,3 +222,22 @@ def test_grid_description_roundtrip(n, start, step):
     assert kind == _grid.LOGLINEAR
     rebuilt = _grid.expand_grid(kind, a, b, n)
     assert np.max(np.abs(rebuilt - wave)) < 0.01 * np.min(np.diff(wave)) + 1e-3
+
+
+def test_save_split_waits_for_no_writer(tmp_path):
+    """save_split rewrites the file: it takes the writer lock, so it refuses while an
+    ingest (or another save_split) holds it, and leaves the file as it was."""
+    import shutil
+
+    from spectromer.datasets import load_sample
+    from spectromer.utils.locking import FileLockedError, exclusive_lock
+
+    path = tmp_path / "s.h5"
+    shutil.copyfile(load_sample().path, path)
+    ds = SpectraDataset(path)
+    with exclusive_lock(path, purpose="ingest"):
+        with pytest.raises(FileLockedError, match="s.h5"):
+            ds.save_split("mine", {"train": np.arange(3)})
+    assert "mine" not in SpectraDataset(path).split_names
+    ds.save_split("mine", {"train": np.arange(3)})
+    assert "mine" in SpectraDataset(path).split_names

@@ -67,6 +67,47 @@ def test_params_and_clone():
     assert "epochs=3" in repr(twin)
 
 
+def test_defaults_fit_where_they_run(sample, split, tmp_path, monkeypatch):
+    """Issue 13: the defaults were ViT-B/16 at 224 px from ImageNet (network) on any machine."""
+    import json
+
+    from spectromer.models.presets import VIT_PRESETS
+
+    preset = VIT_PRESETS["default"]
+    model = SpectromerModel(epochs=1, progress=False, random_state=0, device="cpu")
+    assert model.backbone == "auto" and model.image_size is None and model.pretrained == "auto"
+    rows = split["train"][::8]
+    model.fit(sample, "type", indices=rows)  # offline (HF_HUB_OFFLINE): no weights needed
+    assert model.backbone_ == preset["backbone"] and model.image_size_ == preset["image_size"]
+    assert model.pretrained_ is False and model.standardize_ == preset["standardize"]
+    assert model.backbone_options_ == preset["backbone_options"]
+    assert model.render_config_.fill_order == preset["render_options"]["fill_order"]
+    assert model.render_config_.size == preset["image_size"] and model.standardizer_ is not None
+    folder = model.save(tmp_path / "m")
+    saved = json.loads((folder / "config.json").read_text())
+    assert saved["params"]["backbone"] == "auto"
+    assert saved["fitted"]["resolved"]["backbone"] == preset["backbone"]
+    loaded = SpectromerModel.load(folder)
+    assert (loaded.backbone_, loaded.image_size_) == (model.backbone_, model.image_size_)
+    np.testing.assert_allclose(loaded.predict_proba(sample, indices=rows[:4]),
+                               model.predict_proba(sample, indices=rows[:4]), atol=1e-6)
+    # given values win, the preset's options lie under the given ones
+    mixed = SpectromerModel(image_size=32, backbone_options={"depth": 1}, standardize=None)
+    r = mixed._resolve()
+    assert r["image_size"] == 32 and r["standardize"] is None
+    assert r["backbone_options"] == {**preset["backbone_options"], "depth": 1}
+    own = SpectromerModel(backbone="vit_small_patch16_224")._resolve()  # the user's own network
+    assert own["standardize"] is None and own["backbone_options"] is None
+    assert own["image_size"] == preset["image_size"] and own["pretrained"] is False
+    # on a CUDA GPU: the paper's ViT-B/16 at 224 px from ImageNet
+    import spectromer.training as training
+
+    monkeypatch.setattr(training, "select_device", lambda device: torch.device("cuda", 0))
+    gpu = SpectromerModel()._resolve()
+    assert gpu == {"backbone": "vit_base_patch16_224", "image_size": 224, "pretrained": True,
+                   "standardize": None, "backbone_options": None, "render_options": None}
+
+
 def test_parameter_errors(sample):
     rows = np.arange(0, 600, 50)
     for bad, match in [
@@ -251,7 +292,7 @@ def test_test_time_augmentation(fitted, sample):
     rows = range(12)
     plain = fitted.predict_proba(sample, indices=rows)
     tta = clone(fitted).set_params(test_time_augmentation=3)
-    for attr in ("model_", "classes_", "render_config_", "seed_"):
+    for attr in ("model_", "classes_", "render_config_", "seed_", "standardizer_"):
         setattr(tta, attr, getattr(fitted, attr))
     p = tta.predict_proba(sample, indices=rows)
     assert p.shape == plain.shape and np.allclose(p.sum(axis=1), 1)
@@ -287,8 +328,39 @@ def test_inputs_agree(fitted, sample, data_dir):
     # straight from the files on disk (fixtures of three surveys)
     files = sorted(data_dir.glob("spec-*.fits*"))
     spectra = [s for f in files for s in read_spectra(f)]
-    labels = fitted.predict(spectra)
+    with pytest.warns(UserWarning, match="from another survey"):  # SDSS files among them
+        labels = fitted.predict(spectra)
     assert len(labels) == len(spectra) and set(labels) <= {"A", "F", "G"}
+
+
+def test_predict_warns_outside_the_trained_domain(fitted, sample, data_dir, tmp_path):
+    """Issue 13: DESI and SDSS galaxies were labelled A/F/G stars without a word."""
+    import warnings
+
+    domain = fitted.domain_
+    assert domain["surveys"] == ["LAMOST"] and domain["classes"] == ["A", "F", "G"]
+    lo, hi = domain["wavelength"]
+    assert 3600 < lo < 3800 and 8900 < hi < 9200
+    lamost = [s for f in sorted(data_dir.glob("spec-5*.fits*")) for s in read_spectra(f)]
+    others = [s for name in ("spec-0385-51783-0396.fits", "spec-3655-55240-0002.fits",
+                             "coadd-4-80613-thru20210324.fits")
+              for s in read_spectra(data_dir / name)]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # in the domain: no warning
+        fitted.predict(lamost)
+        fitted.predict_proba(sample, indices=[0, 1, 2])
+    with pytest.warns(UserWarning) as seen:
+        fitted.predict(lamost + others)
+    (w,) = [x for x in seen if "trained on" in str(x.message)]  # one warning per call
+    text = str(w.message)
+    assert text.startswith(f"3 of {len(lamost) + 3} spectra are unlike those this "
+                           "SpectromerModel was trained on (LAMOST, ")  # fmt: skip
+    assert "3 from another survey (DESI: 1, SDSS: 2)" in text
+    assert "2 reach beyond the trained wavelength range" in text  # SDSS 3655 and DESI
+    loaded = SpectromerModel.load(fitted.save(tmp_path / "m"))
+    assert loaded.domain_ == domain
+    with pytest.warns(UserWarning, match="3 from another survey"):
+        loaded.predict_proba(others)
 
 
 def test_reproducible_with_seed(sample):
@@ -384,9 +456,15 @@ def test_pretrained_offline_fails_fast(sample, monkeypatch):
     from spectromer.models import PretrainedWeightsUnavailable
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("spectromer.models.factory.hub_weights_file", lambda backbone: None)
     model = SpectromerModel(**(TINY | dict(pretrained=True, epochs=1)))
-    with pytest.raises(PretrainedWeightsUnavailable):
+    with pytest.raises(PretrainedWeightsUnavailable) as err:
         model.fit(sample, "type", indices=np.arange(0, 600, 50))
+    # issue 13: the hint named create_model(...), which the user never called
+    hint = str(err.value).split("copy the file here")[1]
+    assert "SpectromerModel(backbone='vit_tiny_patch16_224', pretrained='vit_tiny_" in hint
+    assert "create_model(" not in hint
+    assert err.value.backbone == "vit_tiny_patch16_224" and "HF_HUB_OFFLINE" in err.value.reason
 
 
 def test_pretrained_from_local_file(sample, tmp_path):

@@ -104,7 +104,87 @@ def test_plots():
     assert len(ax.collections) == 2 and ax.get_legend() is not None
     t = metrics_by_snr([1, 2, 3, 4], ["A"] * 4, ["A", "F", "A", "A"], bins=2)
     ax = plot_metric_vs_snr({"vit": t, "svm": t})
-    assert len(ax.lines) == 2
+    assert [c.get_label() for c in ax.containers] == ["vit", "svm"]  # one error bar line each
     import matplotlib.pyplot as plt
 
+    plt.close("all")
+
+
+def _wilson(k, n, z=1.959963984540054):
+    """The Wilson score interval, written out (independent of scipy)."""
+    p = k / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    return centre - half, centre + half
+
+
+def test_metrics_by_snr_has_counts_and_wilson_intervals():
+    snr = np.arange(1, 61, dtype=float)
+    t = np.array(["A"] * 60)
+    p = np.where(np.arange(60) % 3 == 0, "F", "A")  # 20 wrong of 60, spread over both bins
+    table = metrics_by_snr(snr, t, p, bins=[0, 30.5, 61])
+    assert table["n"].tolist() == [30, 30]
+    for row in table:
+        k = round(row["accuracy"] * row["n"])
+        low, high = _wilson(k, row["n"])
+        assert row["accuracy_low"] == pytest.approx(low, abs=1e-9)
+        assert row["accuracy_high"] == pytest.approx(high, abs=1e-9)
+        assert row["accuracy_low"] < row["accuracy"] < row["accuracy_high"]
+    z = metrics_by_snr(snr[:8], np.linspace(0.1, 1, 8), np.linspace(0.1, 1, 8), bins=2,
+                       task="redshift")  # fmt: skip
+    assert z["success_rate_high"].tolist() == [1.0, 1.0]
+    assert z["success_rate_low"][0] == pytest.approx(_wilson(4, 4)[0])
+    assert z["outlier_fraction_low"].tolist() == [0.0, 0.0]
+    assert "sigma_nmad_low" not in z.colnames  # not a fraction: no binomial interval
+    empty = metrics_by_snr([1, 2, 3], ["A"] * 3, ["A"] * 3, bins=[10, 20])
+    assert empty["n"].tolist() == [0] and np.isnan(empty["accuracy_low"][0])
+    with pytest.raises(ValueError, match="confidence"):
+        metrics_by_snr(snr, t, p, confidence=95)
+
+
+def test_snr_plot_has_plain_log_ticks_band_counts_and_error_bars():
+    import re
+
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    snr = rng.uniform(20, 300, 120)
+    t = np.array(["A"] * 120)
+    table = metrics_by_snr(snr, t, np.where(rng.random(120) < 0.7, "A", "F"), bins=4)
+    other = metrics_by_snr(snr, t, np.where(rng.random(120) < 0.5, "A", "F"), bins=4)
+    ax = plot_metric_vs_snr({"vit": table, "svm": other}, snr_label="S/N (r band)")
+    ax.figure.canvas.draw()
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "S/N (r band)"
+    lo, hi = ax.get_xlim()
+    shown = [(x, tick.get_text()) for x, tick in zip(ax.get_xticks(), ax.get_xticklabels())
+             if lo <= x <= hi]  # fmt: skip
+    assert len(shown) >= 2
+    for _, text in shown:
+        assert re.fullmatch(r"\d+(\.\d+)?", text), text  # no 3x10^1, no mathtext
+    assert all(label.get_text() == "" for label in ax.xaxis.get_minorticklabels())
+    # counts once per bin (the same bins for both models), above the frame
+    assert [a.get_text() for a in ax.texts] == [f"n={n}" for n in table["n"]]
+    # error bars: the Wilson interval of each point
+    bars = [c for c in ax.containers if c.has_yerr]
+    assert len(bars) == 2
+    segments = bars[0].lines[2][0].get_segments()
+    np.testing.assert_allclose([s[0][1] for s in segments], table["accuracy_low"])
+    np.testing.assert_allclose([s[1][1] for s in segments], table["accuracy_high"])
+    # different bins: each point carries its own count
+    ax = plot_metric_vs_snr({"vit": table, "few": metrics_by_snr(snr[:40], t[:40], t[:40])})
+    assert len(ax.texts) == 8
+    plt.close("all")
+
+
+def test_confusion_matrix_has_a_colourbar_saying_rows_are_normalised():
+    import matplotlib.pyplot as plt
+
+    ax = plot_confusion_matrix(["A", "A", "F", "G"], ["A", "F", "F", "G"])
+    assert len(ax.figure.axes) == 2  # the matrix and its colour bar
+    assert ax.images[0].colorbar.ax.get_ylabel() == "fraction of true class"
+    assert ax.images[0].get_array()[0].tolist() == [0.5, 0.5, 0.0]  # a row sums to 1
+    ax = plot_confusion_matrix(["A", "F"], ["A", "A"], normalize=None)
+    assert ax.images[0].colorbar.ax.get_ylabel() == "number of spectra"
+    ax = plot_confusion_matrix(["A", "F"], ["A", "A"], colorbar=False)
+    assert len(ax.figure.axes) == 1
     plt.close("all")

@@ -573,3 +573,37 @@ def test_packed_rgb_layout_matches_the_generic_one(order, size, block):
     idx = pixel_index_map(*cfg.shape, block, order)
     assert np.array_equal(generic[0, ..., 0][idx >= 0], levels[0][0][idx[idx >= 0]])
     assert (generic[:, idx < 0] == 0).all()
+
+
+# -- sizes: whole numbers only, and images that fit ----------------------------------------
+
+
+@pytest.mark.parametrize("size", [64.0, np.int64(64), (64.0, 48), [64, 48]])
+def test_whole_number_sizes_are_accepted_as_ints(size):
+    cfg = RenderConfig(size=size)
+    assert all(type(v) is int for v in cfg.shape)
+    assert cfg == RenderConfig(size=tuple(size) if isinstance(size, list | tuple) else 64)
+
+
+@pytest.mark.parametrize("size", [64.5, (64, 48.5), True, "64", (64,), None])
+def test_non_integer_sizes_are_refused(size):
+    with pytest.raises(ValueError, match="size must be"):
+        RenderConfig(size=size)
+
+
+def test_huge_sizes_are_refused_with_the_bytes():
+    with pytest.raises(ValueError, match=r"at most 4096 pixels.*27\.9 GiB"):
+        RenderConfig(size=100000)
+
+
+def test_render_refuses_images_that_do_not_fit(sample, monkeypatch):
+    from spectromer.imaging import config as config_module
+
+    monkeypatch.setattr(config_module, "available_memory", lambda: 100_000)
+    # 8 x 64 x 64 x 3 uint8 = 98304 bytes fit; float32 (4x) do not
+    assert render(sample, indices=range(8), size=64).shape == (8, 64, 64, 3)
+    with pytest.raises(MemoryError, match=r"393216 bytes.*render_batches"):
+        render(sample, indices=range(8), size=64, output="float32")
+    # render_batches keeps memory per batch, so it still works
+    batches = list(render_batches(sample, indices=range(8), size=64, batch_size=2))
+    assert len(batches) == 4

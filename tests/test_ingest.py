@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -206,3 +211,169 @@ def test_shared_lamost_folder_with_corrupt_files(shared_data, tmp_path):
     assert len(ds) == len(files)
     assert {Path(p).name for p, _ in ds.ingest_result.failed} == set(bad)
     assert set(ds.labels("type")) >= {"A", "F", "G"}
+
+
+# -- one writer at a time, empty inputs, stale temporaries, workers (issue 13) -------------
+
+
+def _hold_ingest(folder, out, started, release):
+    """Child process: ingest ``folder``, pausing while its first shard is written."""
+    real = ingest_module._write_shard
+
+    def slow(*args, **kwargs):
+        started.set()
+        release.wait(60)
+        return real(*args, **kwargs)
+
+    ingest_module._write_shard = slow
+    ingest(folder, out, progress=False)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs the fork start method")
+def test_second_writer_fails_at_once_naming_the_holder(lamost_dir, lamost_files, tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    out = tmp_path / "out.h5"
+    started, release = ctx.Event(), ctx.Event()
+    child = ctx.Process(target=_hold_ingest, args=(lamost_dir, out, started, release))
+    child.start()
+    try:
+        assert started.wait(60), "the first ingest did not start"
+        with pytest.raises(OSError, match="is being written by another ingest") as err:
+            ingest(lamost_dir, out, progress=False)
+        message = str(err.value)
+        assert str(out) in message and f"pid {child.pid}" in message
+        assert socket.gethostname() in message and "since" in message
+    finally:
+        release.set()
+        child.join(60)
+    assert child.exitcode == 0
+    ds = SpectraDataset(out)  # the first run landed completely
+    assert len(ds) == len(lamost_files)
+    assert not (tmp_path / ".out.h5.lock").exists()
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(lamost_dir, lamost_files, tmp_path, capsys):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    out = tmp_path / "out.h5"
+    lock = tmp_path / ".out.h5.lock"
+    lock.write_text(f"pid {dead.pid}\nhost {socket.gethostname()}\nsince 2024-01-01T00:00:00\n")
+    ds = ingest(lamost_dir, out, progress=False)
+    assert len(ds) == len(lamost_files)
+    err = capsys.readouterr().err
+    assert f"pid {dead.pid}" in err and "taking over" in err
+    assert not lock.exists()
+
+
+def test_lock_is_released_after_a_failed_run(lamost_dir, lamost_files, tmp_path):
+    out = tmp_path / "out.h5"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no spectrum files"):
+        ingest(tmp_path / "empty", out, progress=False)
+    assert not (tmp_path / ".out.h5.lock").exists()
+    assert len(ingest(lamost_dir, out, progress=False)) == len(lamost_files)
+
+
+@pytest.mark.parametrize("contents", [[], ["notes.txt", "catalogue.csv"]])
+def test_no_input_spectra_is_an_error(tmp_path, contents, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in contents:
+        (folder / name).write_text("not a spectrum")
+    out = tmp_path / "out.h5"
+    with pytest.raises(ValueError, match="no spectrum files") as err:
+        ingest(folder, out, progress=False)
+    assert str(folder) in str(err.value)
+    assert not out.exists() and not out.with_name("out.h5.parts").exists()
+    assert main(["ingest", str(folder), "--out", str(out), "--no-progress"]) == 1
+    text = capsys.readouterr().err
+    assert "no spectrum files" in text and str(folder) in text and len(text.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_only_unreadable_files_is_an_error(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "bad-html.fits").write_text("<!DOCTYPE html><html></html>")
+    out = tmp_path / "out.h5"
+    with pytest.raises(ValueError, match="no spectra") as err:
+        ingest(folder, out, progress=False)
+    assert str(folder) in str(err.value) and "bad-html.fits" in str(err.value)
+    assert not out.exists() and not out.with_name("out.h5.parts").exists()
+
+
+def test_stale_temporaries_of_the_target_are_removed(lamost_dir, lamost_files, tmp_path):
+    import tempfile
+
+    out = tmp_path / "out.h5"
+    # what kill -9 during the final merge leaves: atomic_path's temporary, partly written
+    fd, stale = tempfile.mkstemp(prefix=".out.h5.", suffix=".tmp", dir=tmp_path)
+    os.write(fd, b"\x89HDF\r\n\x1a\n" + b"\0" * 88)
+    os.close(fd)
+    keep = [tmp_path / ".out.h5.notes", tmp_path / ".other.h5.abcdefgh.tmp", tmp_path / "x.tmp"]
+    for p in keep:
+        p.write_text("not ours")
+    ds = ingest(lamost_dir, out, progress=False)
+    assert len(ds) == len(lamost_files)
+    assert not Path(stale).exists()
+    assert all(p.exists() for p in keep)
+
+
+_PARENT = """
+import sys, time
+from spectromer.datasets import ingest
+ingest(sys.argv[1], sys.argv[2], n_jobs=2, shard_size=1, progress=False)
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+def _children(pid: int) -> set[int]:
+    kids = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            kids.add(int(stat.parent.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
+def test_workers_die_with_a_killed_parent(lamost_dir, tmp_path):
+    import signal
+    import time
+
+    workers: set[int] = set()
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, str(lamost_dir), str(tmp_path / "out.h5")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert parent.stdout.readline().strip() == "ready"
+        workers = _children(parent.pid)
+        assert workers, "ingest with n_jobs=2 started no worker processes"
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(p) for p in workers):
+            time.sleep(0.2)
+        left = [p for p in workers if _alive(p)]
+        assert not left, f"worker processes {left} outlived their killed parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for p in workers:
+            with contextlib.suppress(OSError):
+                os.kill(p, signal.SIGKILL)

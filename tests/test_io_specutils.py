@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import gzip
 import io
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.io import registry as io_registry
+from astropy.io.registry import IORegistryError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from specutils import Spectrum, SpectrumList
 from specutils.io.registers import identify_spectrum_format
 
 import spectromer  # noqa: F401  (registers the readers)
-from spectromer.io import DESI_MERGED, SDSS_SPEC, formats, read_spectra
+from spectromer.io import DESI_MERGED, SDSS_SPEC, SpectrumReadError, formats, read_spectra
+from spectromer.io._unreadable import UNREADABLE, unreadable_problem
 
 FIXTURES = {
     "spec-59517-EG025613N082253M02_sp08-200.fits.gz": "LAMOST-LRS",
@@ -198,3 +202,67 @@ def test_bytes_of_a_claimed_file_are_read_once_identified(data_dir):
     spec = Spectrum.read(io.BytesIO(raw))
     assert spec.meta["survey"] == "SDSS" and spec.meta["source"] == "<BytesIO>"
     assert Path(spec.meta["header"].get("FILENAME", "x")).name  # the header came along
+
+
+# -- unreadable files: Spectrum.read names the file and says what is wrong ------------------
+
+_HTML = b"<!DOCTYPE html>\n<html><body>404 Not Found</body></html>\n"
+_BROKEN = {
+    "spec-0266-51602-0001.fits": (
+        _HTML,
+        r"not a FITS file \(starts with '<!DOCTYPE html>'\); an HTML",
+    ),
+    "coadd-4-80613-thru20210324.fits": (b"", r"empty file \(0 bytes\)"),
+    "spec-59517-EG025613N082253M02_sp08-200.fits.gz": (
+        gzip.compress(_HTML),
+        r"not a FITS file \(starts with '<!DOCTYPE html>'\)",
+    ),
+    "spec-3655-55240-0002.fits.gz": (
+        gzip.compress(b"SIMPLE  =" + b" " * 3000)[:30],
+        "truncated gzip",
+    ),
+}
+
+
+@pytest.mark.parametrize("cls", [Spectrum, SpectrumList])
+@pytest.mark.parametrize("name", sorted(_BROKEN))
+def test_read_of_a_broken_survey_file_names_it_and_says_why(tmp_path, cls, name):
+    content, reason = _BROKEN[name]
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(SpectrumReadError, match=re.escape(str(path)) + ": " + reason) as info:
+        cls.read(path)
+    assert "could not be identified" not in str(info.value)
+    assert isinstance(info.value, IORegistryError)  # what astropy raised for it before
+    with open(path, "rb") as fh, pytest.raises(SpectrumReadError, match=reason):
+        cls.read(fh)  # the same from a file object (named by its .name)
+    assert identify_spectrum_format(str(path), cls) == UNREADABLE  # the one format, no ambiguity
+
+
+def test_spectrum_read_of_a_directory_names_it(tmp_path):
+    folder = tmp_path / "spec-0266-51602-0001.fits"
+    folder.mkdir()
+    with pytest.raises(SpectrumReadError, match=re.escape(f"{folder}: is a directory")):
+        Spectrum.read(folder)
+    # SpectrumList.read of a directory is specutils' (JWST MIRI MRS): left as it is
+    # (the arguments astropy's read gives the identifiers for a directory)
+    found = io_registry.identify_format("read", SpectrumList, None, None, [str(folder)], {})
+    assert UNREADABLE not in found and found
+    found = io_registry.identify_format("read", Spectrum, None, None, [str(folder)], {})
+    assert found == [UNREADABLE]
+
+
+@pytest.mark.parametrize("name", ["page.html", "notes.txt", "readme"])
+def test_broken_files_not_named_fits_keep_astropys_message(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(_HTML)
+    assert unreadable_problem(Spectrum, "read", str(path), None, str(path)) is None
+    with pytest.raises(Exception) as info:  # whatever specutils/astropy say, not ours
+        Spectrum.read(path)
+    assert not isinstance(info.value, SpectrumReadError)
+
+
+def test_unreadable_is_no_reading_format(data_dir):
+    assert UNREADABLE not in formats()
+    with pytest.raises(SpectrumReadError, match="only reports unreadable files"):
+        Spectrum.read(data_dir / SDSS[0], format=UNREADABLE)

@@ -6,7 +6,8 @@ the padded flux (over each spectrum's median, bad pixels zeroed), the wavelength
 padding mask, and a tiny per-pixel network pools over the good pixels. They add only
 their own hooks to :class:`~spectromer.models.base.SpectrumLearner`, the way
 ``docs/architecture.rst`` ("How to add a learner") says, and everything else (parameter
-checks, split, Trainer, tags, save/load, resume) is the base's.
+checks, the targets of the task, split, Trainer, metrics, tags, predict/predict_proba/
+score, save/load, resume) is the base's.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from sklearn.base import clone, is_classifier, is_regressor  # noqa: E402
+from sklearn.exceptions import DataConversionWarning  # noqa: E402
 from sklearn.utils._param_validation import Interval, InvalidParameterError  # noqa: E402
 
 from spectromer.models.base import SpectrumLearner  # noqa: E402
@@ -114,74 +116,29 @@ class _TinyNative(SpectrumLearner):
         self.random_state = random_state
         self.progress = progress
 
-    def _n_outputs(self) -> int:
-        return 1
-
     def _build_module(self, initial: bool) -> Any:
-        return PooledPixelNet(self.n_hidden, self._n_outputs())
+        return PooledPixelNet(self.n_hidden, self._n_outputs())  # classes, or targets
 
-    def _training_data(self, source: SpectrumSource, targets: np.ndarray, seed: int,
+    def _training_data(self, source: SpectrumSource, targets: np.ndarray | None, seed: int,
                        train: bool) -> NativeBatches:  # fmt: skip
         return NativeBatches(source, targets, as_augmentation(self.augment) if train else None,
                              seed)  # fmt: skip
 
-    def _outputs(self, X: Any, wavelength: Any = None, indices: Any = None) -> np.ndarray:
-        source = self._inference_source(X, wavelength, indices)
-        return self._run(self.model_, NativeBatches(source))
-
 
 class TinyNativeClassifier(_TinyNative):
-    task = "classification"
+    task = "classification"  # labels checked and encoded, classes_, accuracy: the base's
     _file_format = "tiny-native-classifier"
-
-    def _fit_targets(self, X, y, source, indices) -> np.ndarray:
-        self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
-        return codes.astype(np.int64)
-
-    def _n_outputs(self) -> int:
-        return len(self.classes_)
 
     def _loss(self, targets):
         return torch.nn.functional.cross_entropy
 
-    def _metrics(self, out, targets):
-        return {"val_accuracy": float(np.mean(out.argmax(1) == targets))}
-
-    def _monitor(self) -> str:
-        return "val_accuracy"
-
-    def predict(self, X, *, wavelength=None, indices=None) -> np.ndarray:
-        out = self._outputs(X, wavelength, indices)  # checks parameters and fit first
-        return self.classes_[out.argmax(axis=1)]
-
-    def score(self, X, y, *, wavelength=None, indices=None) -> float:
-        return float(np.mean(self.predict(X, wavelength=wavelength, indices=indices) == y))
-
-    def _fitted_config(self):
-        return {**super()._fitted_config(), "classes": self.classes_.tolist()}
-
-    def _restore_fitted(self, fitted, state, where):
-        super()._restore_fitted(fitted, state, where)
-        self.classes_ = np.asarray(fitted["classes"])
-
 
 class TinyNativeRegressor(_TinyNative):
-    task = "regression"
+    task = "regression"  # targets checked and standardised, R^2: the base's
     _file_format = "tiny-native-regressor"
 
-    def _fit_targets(self, X, y, source, indices) -> np.ndarray:
-        return np.asarray(y, np.float32)
-
     def _loss(self, targets):
-        return lambda out, y: torch.nn.functional.mse_loss(out[:, 0], y)
-
-    def predict(self, X, *, wavelength=None, indices=None) -> np.ndarray:
-        return self._outputs(X, wavelength, indices)[:, 0]
-
-    def score(self, X, y, *, wavelength=None, indices=None) -> float:
-        from sklearn.metrics import r2_score
-
-        return float(r2_score(y, self.predict(X, wavelength=wavelength, indices=indices)))
+        return torch.nn.functional.mse_loss  # (n, k) outputs, (n, k) standardised targets
 
 
 # -- data: absorption lines on spectra of different lengths and grids ----------------------
@@ -352,3 +309,148 @@ def test_interrupted_then_resumed_gives_identical_weights(lines, tmp_path, inter
         TinyNativeClassifier(**params | dict(n_hidden=8), checkpoint_dir=ckpt).fit(
             sub, train_cls[:64], resume=True
         )
+
+
+def test_fit_refuses_to_overwrite_a_checkpoint(lines, tmp_path, monkeypatch):
+    from spectromer.training import CheckpointExists
+
+    built = _spy_build(monkeypatch, TinyNativeClassifier)
+    sub, labels = lines[0].take(np.arange(32)), lines[1][:32]
+    ckpt = tmp_path / "ckpt"
+    TinyNativeClassifier(epochs=2, checkpoint_dir=ckpt).fit(sub, labels)
+    before = (ckpt / "checkpoint.pt").read_bytes()
+    with pytest.raises(CheckpointExists, match=rf"{ckpt} holds .* \(epoch 2 of 2 done\)"):
+        TinyNativeClassifier(epochs=3, checkpoint_dir=ckpt).fit(sub, labels)
+    assert built == [True]  # refused before any module was built
+    assert (ckpt / "checkpoint.pt").read_bytes() == before
+    with pytest.raises(ValueError, match="choose one"):
+        TinyNativeClassifier(epochs=1, checkpoint_dir=ckpt).fit(sub, labels, resume=True,
+                                                                overwrite=True)  # fmt: skip
+    model = TinyNativeClassifier(epochs=1, checkpoint_dir=ckpt).fit(sub, labels, overwrite=True)
+    assert len(model.history_) == 1
+
+
+def test_fit_validates_on_given_spectra(lines, monkeypatch):
+    train, train_cls = lines[:2]
+    sub, labels = train.take(np.arange(48)), train_cls[:48]
+    val, val_labels = train.take(np.arange(48, 64)), train_cls[48:64]
+    seen = []
+    original = TinyNativeClassifier._training_data
+
+    def spy(self, source, targets, seed, train):
+        seen.append((train, len(source), None if targets is None else np.asarray(targets)))
+        return original(self, source, targets, seed, train)
+
+    monkeypatch.setattr(TinyNativeClassifier, "_training_data", spy)
+    model = TinyNativeClassifier(epochs=2, validation_fraction=0.25).fit(
+        sub, labels, validation=(val, val_labels))
+    (fit_part, val_part) = seen
+    assert fit_part[:2] == (True, 48)  # all of X trained on, no fraction held out
+    assert val_part[:2] == (False, 16)
+    np.testing.assert_array_equal(model.classes_[val_part[2]], val_labels)
+    assert model.n_train_ == 48 and model.n_validation_ == 16
+    assert "val_accuracy" in model.history_[0]
+    with pytest.raises(ValueError, match="label that y does not have \\(purple"):
+        TinyNativeClassifier(epochs=1).fit(sub, labels, validation=(val, np.full(16, "purple")))
+    with pytest.raises(ValueError, match="validation: y is required"):
+        TinyNativeClassifier(epochs=1).fit(sub, labels, validation=val)
+    reg = TinyNativeRegressor(epochs=1).fit(sub, lines[2][:48], validation=(val, lines[2][48:64]))
+    assert reg.n_validation_ == 16 and "val_r2" in reg.history_[0]
+
+
+# -- the targets of the task come from the base ----------------------------------------------
+def _spy_build(monkeypatch, cls):
+    built = []
+    original = cls._build_module
+
+    def spy(self, initial):
+        built.append(initial)
+        return original(self, initial)
+
+    monkeypatch.setattr(cls, "_build_module", spy)
+    return built
+
+
+def test_classifier_refuses_continuous_targets(lines, monkeypatch):
+    built = _spy_build(monkeypatch, TinyNativeClassifier)
+    sub, centre = lines[0].take(np.arange(32)), lines[2][:32]
+    with pytest.raises(ValueError, match="Unknown label type: 'continuous'.*task='regression'"):
+        TinyNativeClassifier(epochs=1).fit(sub, centre)
+    with pytest.raises(ValueError, match="y is required"):
+        TinyNativeClassifier(epochs=1).fit(sub)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        TinyNativeClassifier(epochs=1).fit(sub, np.full(32, "blue"))
+    assert built == []  # refused before the module was built
+    TinyNativeClassifier(epochs=1).fit(sub, lines[1][:32])
+    assert built == [True]  # the spy sees a good fit
+
+
+def test_classifier_names_the_missing_labels(lines):
+    sub = lines[0].take(np.arange(32))
+    labels = lines[1][:32].astype(object)
+    labels[[3, 7, 20]] = [None, "", np.nan]
+    match = r"y: 3 of 32 spectra have no label \(first at position 3\)"
+    with pytest.raises(ValueError, match=match):
+        TinyNativeClassifier(epochs=1).fit(sub, labels)
+
+
+def test_classifier_column_vector_and_probabilities(lines):
+    sub, labels = lines[0].take(np.arange(32)), lines[1][:32]
+    with pytest.warns(DataConversionWarning, match="column vector"):
+        model = TinyNativeClassifier(epochs=2).fit(sub, labels[:, None])
+    assert model.classes_.tolist() == ["blue", "red"]
+    proba = model.predict_proba(sub)
+    assert proba.shape == (32, 2) and np.allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(model.classes_[proba.argmax(axis=1)], model.predict(sub))
+    assert model.score(sub, labels) == np.mean(model.predict(sub) == labels)
+    assert not hasattr(TinyNativeRegressor(), "predict_proba")  # available_if the task
+
+
+def test_regression_targets_standardised_and_restored(lines, tmp_path, monkeypatch):
+    train, _, centre = lines[:3]
+    sub = train.take(np.arange(48))
+    y = np.stack([centre[:48], 100.0 * centre[:48] + 7.0], axis=1)  # (n, 2), other units
+    seen = []
+    original = TinyNativeRegressor._training_data
+
+    def spy(self, source, targets, seed, train):
+        if train:
+            seen.append(np.asarray(targets))
+        return original(self, source, targets, seed, train)
+
+    monkeypatch.setattr(TinyNativeRegressor, "_training_data", spy)
+    model = TinyNativeRegressor(epochs=3, validation_fraction=0.25).fit(sub, y)
+    np.testing.assert_allclose(model.target_mean_, y.mean(axis=0))
+    np.testing.assert_allclose(model.target_scale_, y.std(axis=0))
+    assert model.n_targets_ == 2 and model._n_outputs() == 2
+    trained = seen[0]  # what the module was trained on: the standardised targets
+    assert trained.shape == (36, 2) and trained.dtype == np.float32
+    assert np.all(np.abs(trained.mean(axis=0)) < 0.5) and np.all(trained.std(axis=0) > 0.5)
+    assert "val_r2" in model.history_[0] and "val_mae" in model.history_[0]
+    pred = model.predict(sub)
+    assert pred.shape == (48, 2)
+    assert abs(pred[:, 1].mean() - y[:, 1].mean()) < 5 * y[:, 1].std()  # in the targets' units
+
+    loaded = TinyNativeRegressor.load(model.save(tmp_path / "reg"))
+    np.testing.assert_array_equal(loaded.target_mean_, model.target_mean_)
+    np.testing.assert_array_equal(loaded.target_scale_, model.target_scale_)
+    np.testing.assert_array_equal(loaded.predict(sub), pred)
+    assert loaded.score(sub, y) == model.score(sub, y)
+
+    one = TinyNativeRegressor(epochs=1).fit(sub, centre[:48])  # (n,) targets give (n,)
+    again = TinyNativeRegressor.load(one.save(tmp_path / "one"))
+    assert one.predict(sub).shape == again.predict(sub).shape == (48,)
+
+
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        (np.array(["a", "b"] * 16), "regression targets must be numbers"),
+        (np.r_[np.nan, np.arange(31.0)], "1 spectra have a non-finite target"),
+        (np.zeros((32, 2, 2)), r"\(n,\) or \(n, k\)"),
+        (np.arange(31.0), "y has 31 targets but X has 32 spectra"),
+    ],
+)
+def test_regressor_refuses_bad_targets(lines, y, match):
+    with pytest.raises(ValueError, match=match):
+        TinyNativeRegressor(epochs=1).fit(lines[0].take(np.arange(32)), y)

@@ -335,3 +335,19 @@ def test_cli_pretrain_errors(sample, tmp_path, capsys):
     code = main(["pretrain", str(sample.path), "--out", str(tmp_path / "x.safetensors"),
                  "--resume"])  # fmt: skip
     assert code == 1 and "--checkpoint-dir" in capsys.readouterr().err
+
+
+def test_cli_pretrain_refuses_to_overwrite_a_checkpoint(sample, tmp_path, capsys):
+    ckpt = tmp_path / "ckpt"
+    args = ["pretrain", str(sample.path), "--out", str(tmp_path / "x.safetensors"),
+            "--image-size", "32", "--backbone-option", "patch_size=8", "--backbone-option",
+            "depth=1", "--backbone-option", "embed_dim=32", "--backbone-option", "num_heads=2",
+            "--epochs", "1", "--batch-size", "64", "--no-progress", "--checkpoint-dir",
+            str(ckpt), "--seed", "0"]  # fmt: skip
+    assert main(args) == 0
+    before = (ckpt / "checkpoint.pt").read_bytes()
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"{ckpt} holds the checkpoint" in err and "--resume" in err and "--overwrite" in err
+    assert (ckpt / "checkpoint.pt").read_bytes() == before
+    assert main([*args, "--overwrite"]) == 0

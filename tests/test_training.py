@@ -16,6 +16,7 @@ from spectromer.spectra import SpectrumBatch  # noqa: E402
 from spectromer.training import (  # noqa: E402
     Augmentation,
     Callback,
+    CheckpointExists,
     CheckpointMismatch,
     CSVLogger,
     EarlyStopping,
@@ -280,6 +281,35 @@ def test_resume_refuses_another_run(sample, tmp_path):
     (tmp_path / CHECKPOINT_NAME).write_bytes(b"garbage")
     with pytest.raises(CheckpointMismatch, match="not a readable checkpoint"):
         _trainer(_linear(), tmp_path, epochs=1).fit(data, data, resume=True)
+
+
+def test_fresh_run_refuses_an_existing_checkpoint(sample, tmp_path, capsys):
+    """Issue 13: a run without resume kept the checkpoint of an earlier one only until epoch 1."""
+    data = _data(sample)
+    _trainer(_linear(), tmp_path, epochs=2).fit(data, data)
+    before = (tmp_path / CHECKPOINT_NAME).read_bytes()
+    again = _trainer(_linear(seed=3), tmp_path, epochs=2)
+    with pytest.raises(CheckpointExists, match=r"epoch 2 of 2 done.*resume=True.*overwrite=True"):
+        again.fit(data, data)
+    assert again.history == []  # refused before the first epoch
+    assert (tmp_path / CHECKPOINT_NAME).read_bytes() == before  # the earlier run is kept
+    assert (tmp_path / HISTORY_NAME).read_text().count("\n") == 3
+    err = pytest.raises(CheckpointExists, _trainer(_linear(), tmp_path, epochs=5).fit, data)
+    assert err.value.path == tmp_path / CHECKPOINT_NAME and err.value.epoch == 2
+    assert str(tmp_path) in str(err.value)
+    history = _trainer(_linear(seed=3), tmp_path, epochs=1).fit(data, data, overwrite=True)
+    assert len(history) == 1  # started over, as asked
+    assert (tmp_path / HISTORY_NAME).read_text().count("\n") == 2
+
+
+def test_resume_says_where_it_resumes(sample, tmp_path, interrupt_after, capsys):
+    data = _data(sample)
+    with pytest.raises(interrupt_after.error):
+        _trainer(_linear(), tmp_path, epochs=3).fit(data, data, callbacks=[interrupt_after(1)])
+    again = _trainer(_linear(), tmp_path, epochs=3)
+    again.progress = True
+    again.fit(data, data, resume=True)
+    assert f"resuming from epoch 2 of 3 ({tmp_path / CHECKPOINT_NAME})" in capsys.readouterr().out
 
 
 class _Snapshots(Callback):

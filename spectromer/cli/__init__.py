@@ -4,6 +4,12 @@ Each sub-command lives in its own module of this package and exposes
 ``add_parser(subparsers)``, which registers the sub-command and sets
 ``func`` (a callable taking the parsed :class:`argparse.Namespace` and
 returning an exit code).
+
+Building a sub-command's parser may import what its options need (the
+estimator's defaults, the image kinds...), so :func:`main` builds only the
+parser of the sub-command given; ``spectromer --help`` lists the sub-commands
+from their modules' docstrings and imports none of specutils, PyTorch,
+scikit-learn, astroquery or matplotlib.
 """
 
 from __future__ import annotations
@@ -17,8 +23,20 @@ from collections.abc import Sequence
 _COMMANDS = ("info", "ingest", "render", "pretrain", "train", "predict", "benchmark", "fetch")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the ``spectromer`` argument parser with every sub-command.
+def _summary(module) -> str:
+    """The one-line help of a sub-command: its module docstring's first line."""
+    first = (module.__doc__ or "").strip().splitlines()[0]
+    return first.split(":", 1)[-1].strip().rstrip(".")
+
+
+def build_parser(commands: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """Build the ``spectromer`` argument parser.
+
+    Parameters
+    ----------
+    commands : sequence of str, optional
+        The sub-commands to build in full (default: all); the others are
+        listed by name and one-line help only, and cannot parse arguments.
 
     Returns
     -------
@@ -30,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     >>> from spectromer.cli import build_parser
     >>> args = build_parser().parse_args(["info"])
     >>> args.command
+    'info'
+    >>> build_parser(["info"]).parse_args(["info"]).command
     'info'
     """
     from spectromer import __version__
@@ -43,8 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in _COMMANDS:
         module = importlib.import_module(f"spectromer.cli.{name}")
-        module.add_parser(sub)
+        if commands is None or name in commands:
+            module.add_parser(sub)
+        else:
+            sub.add_parser(name, help=_summary(module))
     return parser
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The sub-command named in ``argv`` (its first argument not an option), if any."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in _COMMANDS else None
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,7 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     spectromer ...
     0
     """
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command(argv)
+    parser = build_parser([command] if command is not None else [])
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

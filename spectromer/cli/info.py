@@ -13,10 +13,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="show versions, supported formats and a summary of a dataset",
         description=(
             "Print Spectromer's version, its dependencies, the spectrum formats it reads, and a "
-            "summary of a dataset file (or of the bundled LAMOST sample with --sample)."
+            "summary of a dataset file (or of the bundled LAMOST sample: `spectromer info "
+            "sample` or --sample)."
         ),
     )
-    p.add_argument("dataset", nargs="?", help="a SpectraDataset .h5 file to describe")
+    p.add_argument(
+        "dataset", nargs="?", help="a SpectraDataset .h5 file to describe, or sample"
+    )
     p.add_argument("--sample", action="store_true", help="describe the bundled LAMOST sample")
     p.add_argument("--label", help="metadata column whose counts are listed")
     p.set_defaults(func=run)
@@ -48,18 +51,17 @@ def run(args: argparse.Namespace) -> int:
     formats = getattr(io, "formats", None)
     if callable(formats):
         print("  readers: " + ", ".join(formats()))
-    if args.dataset:
-        from spectromer.datasets import SpectraDataset
+    from ._common import SAMPLE_NAME, open_dataset
 
-        ds = SpectraDataset(args.dataset)
-    elif args.sample:
-        from spectromer.datasets import SAMPLE_PROVENANCE, load_sample
+    name = args.dataset or (SAMPLE_NAME if args.sample else None)
+    if name is None:
+        return 0
+    ds = open_dataset(name)
+    if name == SAMPLE_NAME:
+        from spectromer.datasets import SAMPLE_PROVENANCE
 
-        ds = load_sample()
         print()
         print(SAMPLE_PROVENANCE.rstrip())
-    else:
-        return 0
     print()
     print(ds.summary(args.label))
     if "default" in ds.split_names:

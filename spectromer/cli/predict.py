@@ -15,11 +15,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "for every spectrum of SOURCE: spectrum files, folders or globs, or one dataset "
             ".h5 file. Files that cannot be read are reported and skipped. Writes a table "
             "(one row per spectrum: source file, object id, prediction, class probabilities "
-            "or predictive std) to --out (.csv, .ecsv or .fits), or prints it."
+            "or predictive std) to --out (.csv, .ecsv or .fits), or prints it. Spectra unlike "
+            "those the model was trained on (another survey, wavelengths beyond the trained "
+            "range) are counted in a warning."
         ),
     )
     p.add_argument("model", metavar="MODEL", help="folder written by `spectromer train`")
-    p.add_argument("sources", nargs="+", metavar="SOURCE", help="files, folders, globs or .h5")
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="files, globs, .h5 or sample")
     p.add_argument("--out", "-o", default=None, help="output table (.csv, .ecsv, .fits)")
     p.add_argument("--batch-size", type=int, default=None, help="default: the model's")
     p.add_argument("--device", default=None, help="default: the model's (auto)")
@@ -42,8 +44,16 @@ def _read_all(sources: list[str], progress: bool):
     for path in tqdm(files, desc="read", unit="file", disable=not progress):
         try:
             got = read_spectra(path)
-        except (SpectrumReadError, OSError, ValueError) as err:
-            failed.append((str(path), str(err)))
+        except SpectrumReadError as err:  # its message starts with the file: keep the reason
+            failed.append((str(path), err.reason))
+            continue
+        except (OSError, ValueError) as err:
+            reason = str(err)
+            for name in (str(path), path.name):  # the file once, in the "skipped" line
+                if reason.startswith(name + ": "):
+                    reason = reason[len(name) + 2 :]
+                    break
+            failed.append((str(path), reason))
             continue
         for k, spec in enumerate(got):
             spectra.append(spec)
@@ -54,6 +64,7 @@ def _read_all(sources: list[str], progress: bool):
 def run(args: argparse.Namespace) -> int:
     """Run ``spectromer predict``."""
     import sys
+    import warnings
     from pathlib import Path
 
     import numpy as np
@@ -66,17 +77,16 @@ def run(args: argparse.Namespace) -> int:
     model.progress = not args.no_progress
     if args.batch_size is not None:
         model.batch_size = args.batch_size
-    first = Path(args.sources[0])
     failed: list[tuple[str, str]] = []
-    if len(args.sources) == 1 and first.suffix in (".h5", ".hdf5") and first.is_file():
-        from spectromer.datasets import SpectraDataset
+    from ._common import is_dataset_argument, open_dataset
 
-        X = SpectraDataset(first)
+    if len(args.sources) == 1 and is_dataset_argument(args.sources[0]):
+        X = open_dataset(args.sources[0])
         meta = X.meta
         n = len(X)
         table = Table(
             {
-                "source": meta["source"] if "source" in meta.colnames else [first.name] * n,
+                "source": meta["source"] if "source" in meta.colnames else [X.path.name] * n,
                 "index": np.arange(n),
                 "object_id": meta["object_id"] if "object_id" in meta.colnames else [""] * n,
             }
@@ -88,18 +98,21 @@ def run(args: argparse.Namespace) -> int:
         if not X:
             raise ValueError("none of the files could be read")
         table = Table(rows=where, names=("source", "index", "object_id"))
-    if model.task == "classification":
-        proba = model.predict_proba(X)
-        table["prediction"] = model.classes_[proba.argmax(axis=1)]
-        table["probability"] = proba.max(axis=1)
-        for j, name in enumerate(model.classes_.tolist()):
-            table[f"p_{name}"] = proba[:, j]
-    else:
-        if model.loss == "gaussian_nll":
+    with warnings.catch_warnings(record=True) as caught:  # e.g. spectra unlike the training ones
+        warnings.simplefilter("always")
+        if model.task == "classification":
+            proba = model.predict_proba(X)
+            table["prediction"] = model.classes_[proba.argmax(axis=1)]
+            table["probability"] = proba.max(axis=1)
+            for j, name in enumerate(model.classes_.tolist()):
+                table[f"p_{name}"] = proba[:, j]
+        elif model.loss == "gaussian_nll":
             mean, std = model.predict(X, return_std=True)
             table["prediction"], table["std"] = mean, std
         else:
             table["prediction"] = model.predict(X)
+    for w in caught:  # one line each, without the source location
+        print(f"warning: {w.message}", file=sys.stderr)
     if args.out:
         out = Path(args.out)
         fmt = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits"}.get(out.suffix)

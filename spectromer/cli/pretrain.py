@@ -10,6 +10,7 @@ from .train import (
     add_image_arguments,
     estimator_defaults,
     estimator_params,
+    fit_from_command_line,
     render_options,
 )
 
@@ -49,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "spectrum is seen."
         ),
     )
-    p.add_argument("datasets", nargs="+", metavar="DATASET", help="SpectraDataset .h5 files")
+    p.add_argument("datasets", nargs="+", metavar="DATASET", help="dataset .h5 files or sample")
     p.add_argument("--out", "-o", required=True, metavar="FILE", help="backbone .safetensors")
     p.add_argument("--split", metavar="NAME", help="use only this split's train rows of DATASET 1")
     g = p.add_argument_group("model")
@@ -77,9 +78,10 @@ def run(args: argparse.Namespace) -> int:
     """Run ``spectromer pretrain``."""
     from pathlib import Path
 
-    from spectromer.datasets import SpectraDataset
     from spectromer.models import MaskedImagePretrainer
     from spectromer.spectra import as_source
+
+    from ._common import open_dataset
 
     out = Path(args.out)
     if out.suffix != ".safetensors":
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--resume needs --checkpoint-dir")
     parts = []
     for i, path in enumerate(args.datasets):
-        ds = SpectraDataset(path)
+        ds = open_dataset(path)
         rows = None
         if args.split is not None and i == 0:
             rows = ds.load_split(args.split)["train"]
@@ -98,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         render_options=render_options(args),
         backbone_options=dict(args.backbone_option) or None,
     )
-    pretrainer.fit(parts, resume=args.resume)
+    fit_from_command_line(pretrainer, parts, resume=args.resume, overwrite=args.overwrite)
     pretrainer.save_backbone(out)
     last = pretrainer.history_[-1]
     loss = last.get("val_loss", last["train_loss"])

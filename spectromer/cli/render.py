@@ -18,7 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "tools. SOURCE is a SpectraDataset .h5 file or spectrum files/folders/globs."
         ),
     )
-    p.add_argument("sources", nargs="+", metavar="SOURCE", help="dataset .h5, files, folders")
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="dataset .h5, sample, files")
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder")
     p.add_argument("--kind", choices=KINDS, default="map2dnormaldev")
     p.add_argument("--size", type=int, default=224, help="image size in pixels (default 224)")
@@ -44,8 +44,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Run ``spectromer render``."""
-    from pathlib import Path
-
     import numpy as np
 
     from spectromer.imaging import save_images
@@ -62,11 +60,10 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.wave_range is not None:
         options["wave_range"] = tuple(args.wave_range)
-    first = Path(args.sources[0])
-    if len(args.sources) == 1 and first.suffix in (".h5", ".hdf5") and first.is_file():
-        from spectromer.datasets import SpectraDataset
+    from ._common import is_dataset_argument, open_dataset
 
-        spectra = SpectraDataset(first)
+    if len(args.sources) == 1 and is_dataset_argument(args.sources[0]):
+        spectra = open_dataset(args.sources[0])
         n = len(spectra)
         indices = np.arange(n if args.limit is None else min(args.limit, n))
     else:

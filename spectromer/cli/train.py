@@ -44,7 +44,7 @@ def estimator_defaults(cls: type) -> dict[str, Any]:
     >>> from spectromer import SpectromerModel
     >>> from spectromer.cli.train import estimator_defaults
     >>> estimator_defaults(SpectromerModel)["backbone"]
-    'vit_base_patch16_224'
+    'auto'
     """
     return {
         name: p.default
@@ -91,6 +91,8 @@ def _learning_rate(text: str) -> float | str:
 
 def _pretrained(text: str) -> bool | str:
     low = text.lower()
+    if low == "auto":
+        return "auto"
     if low in ("none", "no", "false", "scratch"):
         return False
     if low in ("imagenet", "yes", "true"):
@@ -133,7 +135,32 @@ def add_hardware_arguments(
                    help="data-loader processes")  # fmt: skip
     h.add_argument("--checkpoint-dir", default=defaults["checkpoint_dir"], help=checkpoint_help)
     h.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    h.add_argument("--overwrite", action="store_true",
+                   help="start over, replacing the checkpoint of an earlier run (without "
+                        "--resume or this, an existing checkpoint is refused)")  # fmt: skip
     h.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def fit_from_command_line(learner: Any, *args: Any, resume: bool, overwrite: bool,
+                          **kwargs: Any) -> Any:  # fmt: skip
+    """``learner.fit(*args, resume=, overwrite=, **kwargs)``, errors naming the options.
+
+    A refused checkpoint (:class:`~spectromer.training.CheckpointExists`) names
+    ``--resume`` and ``--overwrite`` instead of the keywords of ``fit``, and unavailable
+    pretrained weights (:class:`~spectromer.models.PretrainedWeightsUnavailable`) name
+    ``--pretrained FILE`` instead of the estimator's parameter.
+    """
+    from spectromer.models import PretrainedWeightsUnavailable
+    from spectromer.training import CheckpointExists
+
+    if resume and overwrite:
+        raise ValueError("--resume continues a checkpoint, --overwrite replaces it: choose one")
+    try:
+        return learner.fit(*args, resume=resume, overwrite=overwrite, **kwargs)
+    except CheckpointExists as err:
+        raise err.reworded(resume="--resume", overwrite="--overwrite") from None
+    except PretrainedWeightsUnavailable as err:  # an OSError for the command line's report
+        raise OSError(str(err.naming("--backbone {backbone} --pretrained {file}"))) from None
 
 
 def render_options(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -158,25 +185,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "Train a SpectromerModel on the spectra of DATASET (a .h5 file written by "
             "`spectromer ingest`) with the metadata column --label as target, and save it to "
             "--out (model.safetensors + config.json). Spectra without a label are left out. "
-            "With --split the saved split's 'train' rows are used for fitting and its 'test' "
-            "rows are scored at the end. Run it under `torchrun --nproc_per_node=N -m spectromer "
-            "train ...` for distributed data parallel training on N GPUs or processes."
+            "With --split the saved split's 'train' rows are used for fitting, its 'validation' "
+            "rows (if any, instead of --validation-fraction) to pick the best epoch, and its "
+            "'test' rows are scored at the end. Run it under `torchrun --nproc_per_node=N -m "
+            "spectromer train ...` for distributed data parallel training on N GPUs or processes."
         ),
     )
-    p.add_argument("dataset", metavar="DATASET", help="a SpectraDataset .h5 file")
+    p.add_argument("dataset", metavar="DATASET", help="a SpectraDataset .h5 file, or sample")
     p.add_argument("--label", required=True, help="metadata column to predict (e.g. subclass)")
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="folder for the model")
     p.add_argument("--task", choices=TASKS, default=d["task"])
     p.add_argument("--split", metavar="NAME", help="use a split saved in the dataset")
     g = p.add_argument_group("model")
-    g.add_argument("--backbone", default=d["backbone"], help="timm model name")
+    g.add_argument("--backbone", default=d["backbone"],
+                   help="timm model name, or auto (the default: ViT-B/16 on a CUDA GPU, the "
+                        "small measured CPU preset elsewhere)")  # fmt: skip
     g.add_argument(
         "--pretrained",
         type=_pretrained,
         default=d["pretrained"],
-        metavar="imagenet|none|PATH",
-        help="initial weights: imagenet (the default; needs network or a hub cache), none "
-        "(train from scratch) or a local file",
+        metavar="auto|imagenet|none|PATH",
+        help="initial weights: auto (the default: imagenet on a CUDA GPU, none elsewhere), "
+        "imagenet (needs network or a hub cache), none (train from scratch) or a local file",
     )
     g.add_argument(
         "--backbone-option",
@@ -189,9 +219,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     g.add_argument("--loss", choices=LOSSES, default=d["loss"])
     add_image_arguments(p, d)
     g.add_argument(
-        "--standardize", choices=("append", "replace"), default=d["standardize"],
+        "--standardize", choices=("append", "replace", None, "auto"), default=d["standardize"],
+        type=lambda text: None if text == "none" else text, metavar="append|replace|none|auto",
         help="per-pixel (per-wavelength) z-scores fitted on the training images, as extra "
-             "channels (append) or instead of the plain ones (replace)",
+             "channels (append) or instead of the plain ones (replace); none; auto (the "
+             "default): append with the CPU preset of --backbone auto, none otherwise",
     )  # fmt: skip
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, default=d["epochs"])
@@ -212,8 +244,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-def _rows(ds: Any, label: str, split: str | None, task: str) -> tuple[Any, Any, int]:
-    """Training rows, test rows (or None) and how many rows lack a label."""
+def _rows(ds: Any, label: str, split: str | None, task: str) -> tuple[Any, Any, Any, int]:
+    """Training, validation and test rows (None without a split or such rows) and how many
+    training rows lack a label."""
     import numpy as np
 
     has = ds.has_label(label)
@@ -222,15 +255,18 @@ def _rows(ds: Any, label: str, split: str | None, task: str) -> tuple[Any, Any, 
             num = np.array([float(v) if ok else np.nan for v, ok in zip(ds.labels(label), has)])
         has &= np.isfinite(num)
     if split is None:
-        train, test = np.arange(len(ds)), None
+        train, val, test = np.arange(len(ds)), None, None
     else:
         parts = ds.load_split(split)
-        train, test = parts["train"], parts.get("test")
+        train, val, test = parts["train"], parts.get("validation"), parts.get("test")
     dropped = int((~has[train]).sum())
     train = train[has[train]]
+    if val is not None:
+        val = val[has[val]]
+        val = val if val.size else None
     if test is not None:
         test = test[has[test]]
-    return train, test, dropped
+    return train, val, test, dropped
 
 
 def run(args: argparse.Namespace) -> int:
@@ -240,10 +276,11 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from spectromer import SpectromerModel
-    from spectromer.datasets import SpectraDataset
 
-    ds = SpectraDataset(args.dataset)
-    train, test, dropped = _rows(ds, args.label, args.split, args.task)
+    from ._common import open_dataset
+
+    ds = open_dataset(args.dataset)
+    train, val, test, dropped = _rows(ds, args.label, args.split, args.task)
     main = int(os.environ.get("RANK", "0")) == 0
     if dropped and main:
         print(f"{dropped} spectra have no {args.label!r} and are left out")
@@ -256,13 +293,28 @@ def run(args: argparse.Namespace) -> int:
         backbone_options=dict(args.backbone_option) or None,
         checkpoint_dir=args.checkpoint_dir or str(out / "checkpoints"),
     )
-    y = args.label if args.task == "classification" else ds.labels(args.label)[train].astype(float)
-    model.fit(ds, y, indices=train, resume=args.resume)
+    def targets(rows: Any) -> Any:
+        labels = ds.labels(args.label)[rows]
+        return labels if args.task == "classification" else labels.astype(float)
+
+    validation = None
+    if val is not None:  # the split's validation rows, not a fraction of its training rows
+        from spectromer.spectra import as_source
+
+        validation = (as_source(ds, indices=val), targets(val))
+        if main:
+            print(f"validating on the {val.size} validation spectra of split {args.split!r}")
+    fit_from_command_line(model, ds, targets(train), indices=train, validation=validation,
+                          resume=args.resume, overwrite=args.overwrite)  # fmt: skip
     if not main:
         return 0
     model.save(out)
     best = model.history_[model.best_epoch_ - 1] if model.history_ else {}
     metric = "val_accuracy" if args.task == "classification" else "val_r2"
+    weights = {True: "ImageNet weights", False: "from scratch"}.get(model.pretrained_,
+                                                                   model.pretrained_)  # fmt: skip
+    print(f"model: {model.backbone_} at {model.image_size_} px ({weights}), "
+          f"options {model.backbone_options_ or {}}, standardize {model.standardize_}")
     line = f"trained on {model.n_train_} spectra ({model.n_validation_} for validation)"
     if metric in best:
         line += f"; best epoch {model.best_epoch_}: {metric} {best[metric]:.4f}"

@@ -11,6 +11,7 @@
   built from the SDSS pipeline's templates (labelled simulated in every row).
 """
 
+from ..utils.locking import FileLockedError
 from .dataset import DatasetWriter, SpectraDataset
 from .ingestion import IngestResult, find_spectrum_files, ingest
 from .labels import derive_labels, stellar_type
@@ -41,6 +42,7 @@ __all__ = [
     "FetchFailure",
     "SDSSFetchWarning",
     "SDSSFetchError",
+    "FileLockedError",
 ]
 
 from .sdss import (

@@ -150,6 +150,61 @@ def _read_table(group: h5py.Group, name: str) -> Table:
     return table
 
 
+# ------------------------------------------------------------------- opening files
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_WRITTEN_BY = "a dataset is an .h5 file written by `spectromer ingest`"
+
+
+def _has_hdf5_signature(path: Path) -> bool:
+    """Whether ``path`` starts like an HDF5 file (at offset 0, 512, 1024, ... as HDF5 allows)."""
+    size = path.stat().st_size
+    offset = 0
+    with open(path, "rb") as f:
+        while offset + len(_HDF5_SIGNATURE) <= size:
+            f.seek(offset)
+            if f.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE:
+                return True
+            offset = 512 if offset == 0 else 2 * offset
+    return False
+
+
+def _unreadable(path: Path) -> str:
+    """Why the existing file ``path`` cannot be opened as HDF5, naming it (one line)."""
+    if path.stat().st_size == 0:
+        return f"{path}: is an empty file, not a dataset ({_WRITTEN_BY})"
+    if _has_hdf5_signature(path):
+        return (
+            f"{path}: the HDF5 file is truncated or damaged (an interrupted copy or download?); "
+            "write it again with `spectromer ingest`"
+        )
+    with open(path, "rb") as f:
+        head = f.read(80)
+    if head.startswith(b"SIMPLE  ="):
+        what = "it is a FITS file: ingest spectrum files with `spectromer ingest` first"
+    elif head.startswith(b"\x1f\x8b"):
+        what = "it is gzip-compressed, a .fits.gz spectrum? ingest it with `spectromer ingest`"
+    else:
+        what = f"a FITS file? {_WRITTEN_BY}"
+    return (
+        f"{path}: is not an HDF5 file ({what}; `spectromer info`, `train` and the other "
+        "commands take datasets written by `spectromer ingest`)"
+    )
+
+
+def _open_h5(path: Path) -> h5py.File:
+    """Open ``path`` read-only with errors that name the file and say what was expected."""
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder, not a dataset file ({_WRITTEN_BY})")
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such dataset file")
+    if not os.access(path, os.R_OK):
+        raise PermissionError(f"{path}: the dataset file cannot be read (permission denied)")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise OSError(_unreadable(path)) from exc
+
+
 # --------------------------------------------------------------------------- writer
 def _round_mantissa(values: np.ndarray, bits: int) -> np.ndarray:
     """Half floats rounded to ``bits`` mantissa bits (zeros compress well)."""
@@ -445,8 +500,6 @@ class SpectraDataset:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        if not self.path.exists():
-            raise FileNotFoundError(f"{self.path}: no such dataset file")
         self._h5: h5py.File | None = None
         self._pid: int | None = None
         self._labels_cache: tuple[np.ndarray, list[str]] | None = None
@@ -475,7 +528,7 @@ class SpectraDataset:
     # -- file handling ------------------------------------------------------
     def _file(self) -> h5py.File:
         if self._h5 is None or self._pid != os.getpid():
-            self._h5 = h5py.File(self.path, "r")
+            self._h5 = _open_h5(self.path)
             self._pid = os.getpid()
         return self._h5
 
@@ -691,6 +744,11 @@ class SpectraDataset:
         >>> load_sample().labels("type")[:3].dtype.kind
         'U'
         """
+        if column not in self.meta.colnames and len(self) == 0:
+            raise KeyError(
+                f"{self.path}: the dataset holds no spectra (so no metadata column {column!r}); "
+                "ingest spectrum files into it with `spectromer ingest`"
+            )
         if column not in self.meta.colnames:
             raise KeyError(
                 f"{self.path.name}: no metadata column {column!r}; available: "
@@ -919,7 +977,8 @@ class SpectraDataset:
         parts: Mapping[str, np.ndarray],
         **attrs: Any,
     ) -> None:
-        """Store index arrays as a named split (atomic rewrite of the file)."""
+        """Store index arrays as a named split (atomic rewrite of the file, holding the
+        dataset's writer lock, so it never races an ingest into the same file)."""
         if not name or "/" in name:
             raise ValueError(f"split name must be a non-empty string without '/', got {name!r}")
         for key, value in parts.items():
@@ -928,8 +987,10 @@ class SpectraDataset:
                 raise IndexError(f"split {name!r} part {key!r} has indices out of range")
         import shutil
 
+        from ..utils.locking import exclusive_lock
+
         self.close()
-        with atomic_path(self.path) as tmp:
+        with exclusive_lock(self.path, purpose="save_split"), atomic_path(self.path) as tmp:
             shutil.copyfile(self.path, tmp)
             with h5py.File(tmp, "r+") as h5:
                 grp = h5.require_group("splits")

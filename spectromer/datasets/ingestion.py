@@ -4,7 +4,9 @@ Ingest reads files in parallel worker processes (joblib), writes them in
 shards, and finally merges the shards into the dataset file. Every write goes
 to a temporary file that is renamed when complete, so an interrupted run
 never leaves a corrupt file, and re-running the same command resumes: files
-already in the dataset or in a finished shard are not read again.
+already in the dataset or in a finished shard are not read again. One ingest
+writes a dataset at a time (a lock file ``.NAME.h5.lock`` says who); the next run
+removes what a killed one left behind, and worker processes end with their parent.
 """
 
 from __future__ import annotations
@@ -12,16 +14,17 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
-from ..utils.atomic import atomic_path
+from ..utils.atomic import atomic_path, stale_temporaries
+from ..utils.locking import exclusive_lock
 from .dataset import DatasetWriter, SpectraDataset
 from .labels import derive_labels
 
@@ -159,10 +162,46 @@ class IngestResult:
         return "\n".join(lines)
 
 
+def _exit_with_parent(parent_pid: int, interval: float = 0.5) -> None:
+    """Worker initializer: end this worker soon after its parent process dies.
+
+    A killed ingest (``kill -9``) cannot shut its workers down; without this they
+    would sit idle, holding memory, for as long as the pool's idle timeout. A
+    daemon thread polls :func:`os.getppid`, which changes when the parent dies.
+    (On Windows the parent id never changes; there joblib's own timeout applies.)
+    """
+    if os.name != "posix" or os.getpid() == parent_pid:
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="spectromer-parent-watch", daemon=True).start()
+
+
+def _describe_source(source: str | os.PathLike | Iterable[str | os.PathLike]) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return ", ".join(str(s) for s in source) or "(no input given)"
+
+
+def _n_spectra(path: Path) -> int:
+    with SpectraDataset(path) as ds:
+        return len(ds)
+
+
+def _failures(parts: Sequence[Path]) -> list[tuple[str, str]]:
+    out = []
+    for part in parts:
+        for r in _report_rows(SpectraDataset(part).ingest_report):
+            if r["status"] != "ok":
+                out.append((r["path"], r["reason"]))
+    return out
+
+
 def _done_paths(path: Path, retry_failed: bool) -> set[str]:
-    with h5py.File(path, "r") as h5:
-        if "ingest_report" not in h5:
-            return set()
     report = SpectraDataset(path).ingest_report
     if len(report) == 0:
         return set()
@@ -271,6 +310,19 @@ def ingest(
     SpectraDataset
         The dataset, with ``ingest_result`` (an :class:`IngestResult`) attached.
 
+    Raises
+    ------
+    ValueError
+        ``source`` holds no spectrum files, or none of them could be read (the
+        message names the input and the first reasons); nothing is written.
+    spectromer.utils.locking.FileLockedError
+        Another ingest is writing ``out`` (an :class:`OSError` naming its pid, host
+        and start time). One ingest writes a dataset at a time; a lock left by a
+        killed run is taken over with a notice, and the temporary files it left
+        next to ``out`` are removed.
+    OSError
+        ``out`` exists but is not a dataset (the message says what it is).
+
     Examples
     --------
     >>> import tempfile, os
@@ -290,7 +342,38 @@ def ingest(
     if shard_size < 1:
         raise ValueError(f"shard_size must be >= 1, got {shard_size}")
     files = [str(p) for p in find_spectrum_files(source, recursive=recursive) if p != out]
+    if not files:
+        raise ValueError(
+            f"{_describe_source(source)}: no spectrum files found (looked for "
+            f"{', '.join(SPECTRUM_PATTERNS)}); nothing was written to {out}"
+        )
+    with exclusive_lock(out, purpose="ingest"):
+        return _ingest_locked(
+            source, files, out, t0, n_jobs=n_jobs, resume=resume, retry_failed=retry_failed,
+            shard_size=shard_size, encoding=encoding, compression=compression, progress=progress,
+        )  # fmt: skip
+
+
+def _ingest_locked(
+    source: Any,
+    files: list[str],
+    out: Path,
+    t0: float,
+    *,
+    n_jobs: int,
+    resume: bool,
+    retry_failed: bool,
+    shard_size: int,
+    encoding: str,
+    compression: str | None,
+    progress: bool,
+) -> SpectraDataset:
+    """The body of :func:`ingest`, run while this process holds the lock of ``out``."""
+    for tmp in stale_temporaries(out):  # left by a run that was killed while merging
+        tmp.unlink(missing_ok=True)
     parts_dir = out.with_name(out.name + ".parts")
+    if out.exists():
+        SpectraDataset(out).close()  # a clear error for a file that is not a dataset
     if not resume:
         shutil.rmtree(parts_dir, ignore_errors=True)
     existing = out.exists() and resume
@@ -307,13 +390,18 @@ def ingest(
     result = IngestResult(n_files=len(files), n_skipped=len(files) - len(todo))
 
     if todo:
-        from joblib import Parallel, delayed
+        from joblib import Parallel, delayed, parallel_config
         from tqdm.auto import tqdm
 
         parts_dir.mkdir(parents=True, exist_ok=True)
         next_id = 1 + max((int(s.stem.split("-")[1]) for s in shards), default=-1)
         bar = tqdm(total=len(todo), desc=f"ingest {out.name}", unit="file", disable=not progress)
-        with Parallel(n_jobs=n_jobs, return_as="generator", batch_size="auto") as parallel:
+        with (
+            parallel_config(
+                backend="loky", initializer=_exit_with_parent, initargs=(os.getpid(),)
+            ),
+            Parallel(n_jobs=n_jobs, return_as="generator", batch_size="auto") as parallel,
+        ):
             for start in range(0, len(todo), shard_size):
                 chunk = todo[start : start + shard_size]
                 results = []
@@ -326,13 +414,18 @@ def ingest(
                 next_id += 1
         bar.close()
 
-    if shards or not out.exists():
-        parts = ([out] if existing else []) + shards
-        if parts:
-            _merge(parts, out, encoding, compression)
-        else:
-            with atomic_path(out) as tmp:
-                DatasetWriter(tmp, encoding=encoding, compression=compression).close()
+    parts = ([out] if existing else []) + shards
+    if sum(_n_spectra(p) for p in parts) == 0:
+        failed = _failures(shards)
+        shutil.rmtree(parts_dir, ignore_errors=True)
+        shown = "; ".join(f"{Path(p).name}: {r}" for p, r in failed[:3])
+        more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
+        raise ValueError(
+            f"{_describe_source(source)}: no spectra: none of the {len(files)} file(s) could be "
+            f"read ({shown}{more}); nothing was written to {out}"
+        )
+    if shards:
+        _merge(parts, out, encoding, compression)
     shutil.rmtree(parts_dir, ignore_errors=True)
 
     ds = SpectraDataset(out)

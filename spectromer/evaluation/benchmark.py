@@ -6,50 +6,34 @@ per model in ``OUT/results.json`` (written atomically), a printed table and plot
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import platform
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..models.presets import VIT_PRESETS
 from .metrics import classification_metrics, metrics_by_snr, redshift_metrics
 
-__all__ = ["run_benchmark", "VIT_PRESETS", "MODELS", "load_data", "results_table", "results_to_rst"]
+__all__ = [
+    "run_benchmark",
+    "VIT_PRESETS",
+    "MODELS",
+    "load_data",
+    "results_table",
+    "results_text",
+    "results_to_rst",
+]
 
 #: Models the benchmark knows: the ViT and the baselines of :mod:`spectromer.baselines`.
 MODELS = ("vit", "svm", "rf", "knn")
-
-#: SpectromerModel settings of the ViT in the benchmark (``quick``: a smoke run that
-#: fits the bundled sample in about a minute on 2 CPU cores; ``default``: the setting
-#: reported in the docs). Trained from scratch: no ImageNet weights are downloaded.
-VIT_PRESETS: dict[str, dict[str, Any]] = {
-    "quick": {
-        "backbone": "vit_tiny_patch16_224",
-        "pretrained": False,
-        "image_size": 32,
-        "backbone_options": {"patch_size": 8, "depth": 2},
-        "epochs": 10,
-        "batch_size": 32,
-        "lr": 1e-3,
-    },
-    "default": {
-        "backbone": "vit_tiny_patch16_224",
-        "pretrained": False,
-        "image_size": 64,
-        "backbone_options": {"patch_size": 8, "depth": 6},
-        "render_options": {"fill_order": "boustrophedon"},
-        "standardize": "append",
-        "epochs": 30,
-        "batch_size": 64,
-        "lr": 1e-3,
-        "early_stopping": 8,
-    },
-}
-
 
 def load_data(data: Any, workdir: Path, name: str, progress: bool = True) -> Any:
     """A SpectraDataset from a dataset, a dataset file, or spectrum files (ingested).
@@ -126,7 +110,7 @@ def _pretrain(params: dict[str, Any], pretrain: dict[str, Any], sources: list, o
 
 
 def _fit(name: str, task: str, train_x, y_train, quick, seed, vit_options, progress,
-         pretrain=None, pretrain_sources=(), out=Path(".")):  # fmt: skip
+         pretrain=None, pretrain_sources=(), out=Path("."), threads=1):  # fmt: skip
     """Fit one model on a SpectrumSource; return it, the fit seconds and its settings."""
     if name == "vit":
         from ..models import SpectromerModel
@@ -162,7 +146,7 @@ def _fit(name: str, task: str, train_x, y_train, quick, seed, vit_options, progr
         quick=quick,
         random_state=seed,
         n_pixels=1000 if quick else 2000,
-        n_jobs=-1,
+        n_jobs=threads,
     )
     t0 = time.perf_counter()
     search.fit(train_x, y_train)
@@ -239,6 +223,7 @@ def run_benchmark(
     progress: bool = True,
     pretrain: dict[str, Any] | bool | None = None,
     pretrain_data: Sequence[Any] = (),
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Train and test every model on the same split; write ``OUT/results.json`` and plots.
 
@@ -287,6 +272,20 @@ def run_benchmark(
     pretrain_data : sequence, optional
         More unlabelled spectra for the pretraining (same kinds as ``train``), for
         example simulated spectra.
+    threads : int, optional
+        CPU threads for the whole run: PyTorch's thread count, the BLAS/OpenMP
+        thread pools, and the parallel jobs of the baselines' cross-validated search.
+        Default: the CPUs this process may use (its affinity mask, else
+        ``os.cpu_count()``). Lower it when other jobs share the machine. Recorded as
+        ``machine["threads"]``.
+
+    Notes
+    -----
+    Warnings raised while the models are fitted and scored (scikit-learn warns about
+    small classes once per cross-validation fold, for example) are reported once per
+    distinct message, with how often they were raised and by which models. Errors are
+    never caught. If the run fails, the output folder is removed when the run created
+    it and nothing was written into it.
 
     Returns
     -------
@@ -295,7 +294,9 @@ def run_benchmark(
         ``results`` (one record per model and test set: ``model``, ``label``,
         ``test_set``, ``n_train``, ``n_test``, every metric, ``fit_seconds``,
         ``predict_seconds``, ``settings``, and the ``truth`` and ``prediction`` of every
-        test spectrum, so that any plot can be redrawn from the file).
+        test spectrum, so that any plot can be redrawn from the file; ``by_snr``: the
+        metrics in bins of S/N with their counts and Wilson intervals, the S/N column
+        named in ``data["snr_column"]``).
 
     Examples
     --------
@@ -316,116 +317,227 @@ def run_benchmark(
     unknown = [m for m in models if m not in MODELS]
     if unknown or not models:
         raise ValueError(f"models: unknown {unknown or 'none given'}; choose from {MODELS}")
+    threads = _threads(threads)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    train_ds = load_sample() if train is None else load_data(train, out, "train", progress)
-    values, has = _labels(train_ds, label)
-    kind = _task(values, task)
-    split_info: dict[str, Any]
-    if test is None:
-        rows = np.flatnonzero(has)
-        if kind == "classification":
-            parts = stratified_split(values[rows], (1 - test_fraction, test_fraction), seed=seed)
+    digest = _WarningDigest()
+    with _output_folder(out), digest.reported(stacklevel=2):
+        train_ds = load_sample() if train is None else load_data(train, out, "train", progress)
+        values, has = _labels(train_ds, label)
+        kind = _task(values, task)
+        split_info: dict[str, Any]
+        if test is None:
+            rows = np.flatnonzero(has)
+            if kind == "classification":
+                fractions = (1 - test_fraction, test_fraction)
+                parts = stratified_split(values[rows], fractions, seed=seed)
+            else:
+                kept, held = holdout_split(rows.size, test_fraction, seed, name="test_fraction")
+                parts = {"train": kept, "test": held}
+            tr, te = rows[parts["train"]], rows[parts["test"]]
+            test_ds, test_values = train_ds, values
+            split_info = {"kind": "stratified" if kind == "classification" else "random",
+                          "test_fraction": test_fraction, "seed": seed,
+                          "train_rows": tr.tolist(), "test_rows": te.tolist()}  # fmt: skip
         else:
-            kept, held = holdout_split(rows.size, test_fraction, seed, name="test_fraction")
-            parts = {"train": kept, "test": held}
-        tr, te = rows[parts["train"]], rows[parts["test"]]
-        test_ds, test_values = train_ds, values
-        split_info = {"kind": "stratified" if kind == "classification" else "random",
-                      "test_fraction": test_fraction, "seed": seed,
-                      "train_rows": tr.tolist(), "test_rows": te.tolist()}  # fmt: skip
-    else:
-        test_ds = load_data(test, out, "test", progress)
-        test_values, test_has = _labels(test_ds, label)
-        tr, te = np.flatnonzero(has), np.flatnonzero(test_has)
-        split_info = {"kind": "given"}
-    if tr.size < 2 or te.size < 1:
-        raise ValueError(f"not enough labelled spectra: {tr.size} to train, {te.size} to test")
-    y_train, y_test = values[tr], test_values[te]
-    if kind == "regression":
-        y_train, y_test = y_train.astype(float), y_test.astype(float)
-    train_x, test_x = as_source(train_ds, indices=tr), as_source(test_ds, indices=te)
-    classes = _column(test_ds, "class", te)
-    snr = _column(test_ds, "snr", te)
-    extra_sets = []
-    for i, data in enumerate(extra_tests or ()):
-        ds = load_data(data, out, f"extra_test_{i}", progress)
-        ev, eh = _labels(ds, label)
-        rows_e = np.flatnonzero(eh)
-        if rows_e.size == 0:
-            raise ValueError(f"extra test set {_name(ds)}: no spectrum has a {label!r} label")
-        y_e = ev[rows_e].astype(float) if kind == "regression" else ev[rows_e]
-        extra_sets.append((_name(ds), as_source(ds, indices=rows_e), y_e,
-                           _column(ds, "class", rows_e), _column(ds, "snr", rows_e)))  # fmt: skip
-    if pretrain is None or pretrain is False:
-        pretrain_params = None
-    elif pretrain is True or isinstance(pretrain, dict):
-        pretrain_params = {} if pretrain is True else dict(pretrain)
-    else:
-        raise TypeError(f"pretrain must be a dict of settings, True or None, got {pretrain!r}")
-    pretrain_sources = [as_source(load_data(d, out, f"pretrain_{i}", progress))
-                        for i, d in enumerate(pretrain_data or ())]  # fmt: skip
-    records, predictions, by_snr = [], {}, {}
-    for name in models:
+            test_ds = load_data(test, out, "test", progress)
+            test_values, test_has = _labels(test_ds, label)
+            tr, te = np.flatnonzero(has), np.flatnonzero(test_has)
+            split_info = {"kind": "given"}
+        if tr.size < 2 or te.size < 1:
+            raise ValueError(f"not enough labelled spectra: {tr.size} to train, {te.size} to test")
+        y_train, y_test = values[tr], test_values[te]
+        if kind == "regression":
+            y_train, y_test = y_train.astype(float), y_test.astype(float)
+        train_x, test_x = as_source(train_ds, indices=tr), as_source(test_ds, indices=te)
+        classes = _column(test_ds, "class", te)
+        snr_column = _snr_column(test_ds)
+        snr = None if snr_column is None else _column(test_ds, snr_column, te)
+        extra_sets = []
+        for i, data in enumerate(extra_tests or ()):
+            ds = load_data(data, out, f"extra_test_{i}", progress)
+            ev, eh = _labels(ds, label)
+            rows_e = np.flatnonzero(eh)
+            if rows_e.size == 0:
+                raise ValueError(f"extra test set {_name(ds)}: no spectrum has a {label!r} label")
+            y_e = ev[rows_e].astype(float) if kind == "regression" else ev[rows_e]
+            snr_e = _snr_column(ds)
+            extra_sets.append((_name(ds), as_source(ds, indices=rows_e), y_e,
+                               _column(ds, "class", rows_e),
+                               None if snr_e is None else _column(ds, snr_e, rows_e)))  # fmt: skip
+        if pretrain is None or pretrain is False:
+            pretrain_params = None
+        elif pretrain is True or isinstance(pretrain, dict):
+            pretrain_params = {} if pretrain is True else dict(pretrain)
+        else:
+            raise TypeError(f"pretrain must be a dict of settings, True or None, got {pretrain!r}")
+        pretrain_sources = [as_source(load_data(d, out, f"pretrain_{i}", progress))
+                            for i, d in enumerate(pretrain_data or ())]  # fmt: skip
+        records, predictions, by_snr = [], {}, {}
+        with _thread_limits(threads, torch_too="vit" in models):
+            for name in models:
+                digest.source = name
+                if progress:
+                    print(f"[{name}] fitting on {tr.size} spectra ...", flush=True)
+                model, fit_s, settings = _fit(
+                    name, kind, train_x, y_train, quick, seed, vit_options, progress,
+                    pretrain=pretrain_params, pretrain_sources=pretrain_sources, out=out,
+                    threads=threads,
+                )  # fmt: skip
+                if save_models:
+                    _save_model(model, out / "models" / name)
+                pred, pred_s = _predict(model, test_x)
+                metrics, table = _evaluate(kind, label, y_test, pred, classes, snr)
+                base = {"model": name, "label": label, "task": kind, "n_train": int(tr.size)}
+                records.append({**base, "test_set": "test", "n_test": int(te.size), **metrics,
+                                "fit_seconds": round(fit_s, 3), "predict_seconds": round(pred_s, 3),
+                                "settings": settings, "truth": y_test.tolist(),
+                                "prediction": pred.tolist()})  # fmt: skip
+                predictions[name] = pred
+                if table is not None:
+                    by_snr[name] = table
+                if progress:
+                    score = metrics.get("accuracy", metrics.get("r2"))
+                    print(f"[{name}] done in {fit_s:.1f} s (fit) + {pred_s:.1f} s (predict): "
+                          f"{score:.4f}")  # fmt: skip
+                for set_name, x_e, y_e, cls_e, snr_e in extra_sets:
+                    pred_e, pred_s_e = _predict(model, x_e)
+                    metrics_e, _ = _evaluate(kind, label, y_e, pred_e, cls_e, snr_e)
+                    records.append({**base, "test_set": set_name, "n_test": int(len(y_e)),
+                                    **metrics_e, "fit_seconds": round(fit_s, 3),
+                                    "predict_seconds": round(pred_s_e, 3),
+                                    "settings": settings, "truth": y_e.tolist(),
+                                    "prediction": pred_e.tolist()})  # fmt: skip
+        digest.source = None
+        result = {
+            "label": label,
+            "task": kind,
+            "quick": bool(quick),
+            "data": {
+                "train": _name(train_ds),
+                "test": _name(test_ds),
+                "extra_tests": [e[0] for e in extra_sets],
+                "simulated": bool(
+                    "simulated" in train_ds.meta.colnames and np.any(train_ds.labels("simulated"))
+                ),
+                "split": split_info,
+                "snr_column": snr_column,
+            },
+            "machine": {
+                "platform": platform.platform(),
+                "processor": _processor(),
+                "cpus": os.cpu_count(),
+                "threads": threads,
+                "python": platform.python_version(),
+                "spectromer": _version(),
+            },  # fmt: skip
+            "results": records,
+        }
+        with atomic_path(out / "results.json") as tmp:
+            text = json.dumps(_finite(result), indent=1, default=_json_default, allow_nan=False)
+            tmp.write_text(text + "\n")
+        if plots:
+            _plots(out, kind, label, y_test, predictions, classes, by_snr, snr_column)
         if progress:
-            print(f"[{name}] fitting on {tr.size} spectra ...", flush=True)
-        model, fit_s, settings = _fit(
-            name, kind, train_x, y_train, quick, seed, vit_options, progress,
-            pretrain=pretrain_params,
-            pretrain_sources=pretrain_sources, out=out,
-        )  # fmt: skip
-        if save_models:
-            _save_model(model, out / "models" / name)
-        pred, pred_s = _predict(model, test_x)
-        metrics, table = _evaluate(kind, label, y_test, pred, classes, snr)
-        base = {"model": name, "label": label, "task": kind, "n_train": int(tr.size)}
-        records.append({**base, "test_set": "test", "n_test": int(te.size), **metrics,
-                        "fit_seconds": round(fit_s, 3), "predict_seconds": round(pred_s, 3),
-                        "settings": settings, "truth": y_test.tolist(),
-                        "prediction": pred.tolist()})  # fmt: skip
-        predictions[name] = pred
-        if table is not None:
-            by_snr[name] = table
-        if progress:
-            score = metrics.get("accuracy", metrics.get("r2"))
-            print(f"[{name}] done in {fit_s:.1f} s (fit) + {pred_s:.1f} s (predict): {score:.4f}")
-        for set_name, x_e, y_e, cls_e, snr_e in extra_sets:
-            pred_e, pred_s_e = _predict(model, x_e)
-            metrics_e, _ = _evaluate(kind, label, y_e, pred_e, cls_e, snr_e)
-            records.append({**base, "test_set": set_name, "n_test": int(len(y_e)), **metrics_e,
-                            "fit_seconds": round(fit_s, 3),
-                            "predict_seconds": round(pred_s_e, 3), "settings": settings,
-                            "truth": y_e.tolist(), "prediction": pred_e.tolist()})  # fmt: skip
-    result = {
-        "label": label,
-        "task": kind,
-        "quick": bool(quick),
-        "data": {
-            "train": _name(train_ds),
-            "test": _name(test_ds),
-            "extra_tests": [e[0] for e in extra_sets],
-            "simulated": bool(
-                "simulated" in train_ds.meta.colnames and np.any(train_ds.labels("simulated"))
-            ),
-            "split": split_info,
-        },
-        "machine": {
-            "platform": platform.platform(),
-            "processor": _processor(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "spectromer": _version(),
-        },  # fmt: skip
-        "results": records,
-    }
-    with atomic_path(out / "results.json") as tmp:
-        text = json.dumps(_finite(result), indent=1, default=_json_default, allow_nan=False)
-        tmp.write_text(text + "\n")
-    if plots:
-        _plots(out, kind, label, y_test, predictions, classes, by_snr)
-    if progress:
-        print(results_table(result))
-    return result
+            print(results_text(result))
+        return result
+
+
+#: S/N columns the by-S/N metrics use, in order of preference, and their axis labels.
+_SNR_COLUMNS = {
+    "snr_r": "S/N (r band)",
+    "snr": "S/N (column snr)",
+}
+
+
+def _snr_column(ds: Any) -> str | None:
+    """The S/N column of a dataset the by-S/N metrics use (None if it has none)."""
+    return next((c for c in _SNR_COLUMNS if c in ds.meta.colnames), None)
+
+
+def _threads(threads: int | None) -> int:
+    """The benchmark's thread count: ``threads``, else the CPUs this process may use that
+    other work is not already using (usable CPUs less the 1-minute load average, at least
+    1): on a busy machine more threads than free cores make torch several times slower."""
+    if threads is None:
+        try:
+            usable = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on every platform (macOS, Windows)
+            usable = os.cpu_count() or 1
+        try:
+            busy = int(os.getloadavg()[0])
+        except (AttributeError, OSError):  # no load average (Windows)
+            busy = 0
+        return max(1, min(usable, usable - busy))
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    return int(threads)
+
+
+@contextlib.contextmanager
+def _thread_limits(threads: int, torch_too: bool):
+    """Limit the BLAS/OpenMP pools (threadpoolctl) and, for the ViT, PyTorch to ``threads``."""
+    from threadpoolctl import threadpool_limits
+
+    previous = None
+    if torch_too:
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+    try:
+        with threadpool_limits(limits=threads):
+            yield
+    finally:
+        if previous is not None:
+            torch.set_num_threads(previous)
+
+
+@contextlib.contextmanager
+def _output_folder(out: Path):
+    """Create ``out`` (and missing parents); if the block fails, remove those still empty."""
+    made = list(itertools.takewhile(lambda p: not p.exists(), (out, *out.parents)))
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        yield out
+    except BaseException:
+        for folder in made:  # deepest first; rmdir refuses a folder that is not empty
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+class _WarningDigest:
+    """Warnings of a block, reported once per distinct message when the block ends.
+
+    ``source`` names what is running (a model) and is listed in the report. Filters in
+    force (``error``, ``ignore``) still apply, both when a warning is raised and when
+    the digest reports it, so errors are never hidden.
+    """
+
+    def __init__(self) -> None:
+        self.source: str | None = None
+        self.seen: dict[tuple[type, str], list[str | None]] = {}
+
+    def _show(self, message, category, filename, lineno, file=None, line=None) -> None:
+        self.seen.setdefault((category, str(message)), []).append(self.source)
+
+    @contextlib.contextmanager
+    def reported(self, stacklevel: int = 2):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", append=True)  # count repeats too
+                warnings.showwarning = self._show
+                yield self
+        finally:
+            for (category, message), sources in self.seen.items():
+                names = list(dict.fromkeys(s for s in sources if s is not None))
+                where = f" while fitting {', '.join(names)}" if names else ""
+                times = f"{len(sources)} times" if len(sources) > 1 else "once"
+                # + 2: this generator and contextlib's __exit__
+                warnings.warn(f"{message} [{times}{where}]", category, stacklevel=stacklevel + 2)
+            self.seen.clear()
 
 
 def _processor() -> str:
@@ -501,7 +613,24 @@ def results_table(result: dict[str, Any]) -> Any:
     return table
 
 
-def _plots(out: Path, kind: str, label: str, y_test, predictions, classes, by_snr) -> None:
+def results_text(result: dict[str, Any]) -> str:
+    """:func:`results_table` as text with every column, however wide the terminal.
+
+    Examples
+    --------
+    >>> from spectromer.evaluation.benchmark import results_text
+    >>> r = {"task": "regression", "results": [{"model": "rf", "n_train": 8, "n_test": 2,
+    ...      "r2": 0.9, "mae": 0.1, "rmse": 0.2, "sigma_nmad": 0.01, "outlier_fraction": 0.0,
+    ...      "success_rate": 0.5, "fit_seconds": 1.0, "predict_seconds": 0.1}]}
+    >>> print(results_text(r).splitlines()[0])  # doctest: +NORMALIZE_WHITESPACE
+    model test_set n_train n_test r2 mae rmse sigma_nmad outlier_fraction success_rate
+    fit_s predict_s
+    """
+    return "\n".join(results_table(result).pformat(max_lines=-1, max_width=-1))
+
+
+def _plots(out: Path, kind: str, label: str, y_test, predictions, classes, by_snr,
+           snr_column: str | None = None) -> None:  # fmt: skip
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -521,7 +650,7 @@ def _plots(out: Path, kind: str, label: str, y_test, predictions, classes, by_sn
     if by_snr:
         fig, ax = plt.subplots(figsize=(5, 4), layout="constrained")
         metric = "accuracy" if kind == "classification" else "sigma_nmad"
-        plot_metric_vs_snr(by_snr, metric, ax=ax)
+        plot_metric_vs_snr(by_snr, metric, snr_label=_SNR_COLUMNS.get(snr_column, "S/N"), ax=ax)
         _save(fig, out / f"{metric}_vs_snr.png")
     plt.close("all")
 

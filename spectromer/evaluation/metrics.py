@@ -183,8 +183,12 @@ def metrics_by_snr(
     bins: Sequence[float] | int = 4,
     task: str = "classification",
     classes: Sequence[str] | None = None,
+    confidence: float = 0.95,
 ) -> Any:
     """Metrics in bins of signal-to-noise ratio, as an astropy Table.
+
+    Each fraction (accuracy, outlier fraction, success rate) comes with its binomial
+    Wilson confidence interval, so that a bin of 30 spectra is read as what it is.
 
     Parameters
     ----------
@@ -198,18 +202,24 @@ def metrics_by_snr(
         Which metrics: accuracy, or sigma_NMAD/outlier fraction/success rate.
     classes : sequence of str, optional
         Classes for the redshift success rule.
+    confidence : float
+        Confidence level of the Wilson intervals.
 
     Returns
     -------
     astropy.table.Table
-        One row per bin: ``snr_min``, ``snr_max``, ``n`` and the metrics.
+        One row per bin: ``snr_min``, ``snr_max``, ``n`` and the metrics; for each
+        fraction ``M`` also ``M_low`` and ``M_high``, its Wilson interval (NaN for an
+        empty bin).
 
     Examples
     --------
     >>> from spectromer.evaluation import metrics_by_snr
     >>> t = metrics_by_snr([5, 10, 20, 40], ["A", "F", "G", "A"], ["A", "G", "G", "A"], bins=2)
-    >>> t["accuracy"].tolist()
-    [0.5, 1.0]
+    >>> t["accuracy"].tolist(), t["n"].tolist()
+    ([0.5, 1.0], [2, 2])
+    >>> t["accuracy_low"].round(3).tolist(), t["accuracy_high"].round(3).tolist()
+    ([0.095, 0.342], [0.905, 1.0])
     """
     from astropy.table import Table
 
@@ -219,6 +229,8 @@ def metrics_by_snr(
         raise ValueError("snr, y_true and y_pred must have the same length")
     if task not in ("classification", "redshift"):
         raise ValueError(f"task must be 'classification' or 'redshift', got {task!r}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     good = np.isfinite(s)
     if isinstance(bins, (int, np.integer)):
         if bins < 1:
@@ -234,6 +246,7 @@ def metrics_by_snr(
         row: dict[str, Any] = {"snr_min": float(lo), "snr_max": float(hi), "n": int(sel.sum())}
         if task == "classification":
             row["accuracy"] = float(np.mean(t[sel] == p[sel])) if sel.any() else np.nan
+            fractions = ("accuracy",)
         else:
             if sel.any():
                 m = redshift_metrics(
@@ -242,5 +255,18 @@ def metrics_by_snr(
             else:
                 m = {"sigma_nmad": np.nan, "outlier_fraction": np.nan, "success_rate": np.nan}
             row.update({k2: m[k2] for k2 in ("sigma_nmad", "outlier_fraction", "success_rate")})
+            fractions = ("outlier_fraction", "success_rate")
+        for name in fractions:
+            row[f"{name}_low"], row[f"{name}_high"] = _wilson(row[name], row["n"], confidence)
         rows.append(row)
     return Table(rows=rows)
+
+
+def _wilson(fraction: float, n: int, confidence: float) -> tuple[float, float]:
+    """Wilson interval of a binomial fraction measured on ``n`` trials (NaN when n = 0)."""
+    if n == 0 or not np.isfinite(fraction):
+        return np.nan, np.nan
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(round(fraction * n)), n).proportion_ci(confidence, method="wilson")
+    return float(ci.low), float(ci.high)

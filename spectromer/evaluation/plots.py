@@ -27,9 +27,15 @@ def plot_confusion_matrix(
     labels: Sequence[Any] | None = None,
     normalize: str | None = "true",
     title: str | None = None,
+    colorbar: bool = True,
     ax: Any = None,
 ) -> Any:
     """Confusion matrix (rows: true label), normalised per true class by default.
+
+    The colour bar says what the cells hold: with the default ``normalize="true"``
+    each row sums to 1 and a cell is the fraction of the true class predicted as
+    that column (``"pred"``: fraction of the predicted class, ``"all"``: fraction
+    of all spectra, None: counts).
 
     Returns the matplotlib Axes.
 
@@ -41,25 +47,38 @@ def plot_confusion_matrix(
     >>> ax = plot_confusion_matrix(["A", "F", "G", "G"], ["A", "G", "G", "G"], title="test")
     >>> ax.get_title()
     'test'
+    >>> ax.images[0].colorbar.ax.get_ylabel()
+    'fraction of true class'
     """
     from sklearn.metrics import ConfusionMatrixDisplay
 
     ax = _axes(ax)
-    many = len(labels if labels is not None else np.unique(np.concatenate([y_true, y_pred]))) > 12
-    ConfusionMatrixDisplay.from_predictions(
+    n_labels = len(labels if labels is not None else np.unique(np.concatenate([y_true, y_pred])))
+    display = ConfusionMatrixDisplay.from_predictions(
         y_true,
         y_pred,
         labels=labels,
         normalize=normalize,
         ax=ax,
-        colorbar=False,
-        include_values=not many,
+        colorbar=colorbar,
+        include_values=n_labels <= 8,  # more and the numbers overlap
         values_format=".2f" if normalize else "d",
-        xticks_rotation="vertical" if many else "horizontal",
+        xticks_rotation="vertical" if n_labels > 12 else "horizontal",
     )
+    if colorbar:
+        display.im_.colorbar.set_label(_CELL_MEANING[normalize])
     if title:
         ax.set_title(title)
     return ax
+
+
+#: What a confusion-matrix cell holds, by ``normalize``.
+_CELL_MEANING = {
+    "true": "fraction of true class",
+    "pred": "fraction of predicted class",
+    "all": "fraction of all spectra",
+    None: "number of spectra",
+}
 
 
 def plot_redshift(
@@ -107,8 +126,34 @@ def plot_redshift(
     return ax
 
 
-def plot_metric_vs_snr(tables: dict[str, Any], metric: str = "accuracy", *, ax: Any = None) -> Any:
+def plot_metric_vs_snr(
+    tables: dict[str, Any],
+    metric: str = "accuracy",
+    *,
+    snr_label: str = "S/N",
+    ax: Any = None,
+) -> Any:
     """A metric against S/N for several models (tables from :func:`metrics_by_snr`).
+
+    The S/N axis is logarithmic with plain numbers as tick labels. Where the tables
+    carry a Wilson interval of the metric (``METRIC_low``, ``METRIC_high``) it is drawn
+    as error bars, and the number of spectra in each bin is written under the points
+    (once when every table has the same bins and counts, else next to each point).
+
+    Parameters
+    ----------
+    tables : dict of str to astropy.table.Table
+        Model name to its :func:`metrics_by_snr` table.
+    metric : str
+        Column to plot.
+    snr_label : str
+        Label of the S/N axis; say which S/N it is (``"S/N (r band)"``).
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+
+    Returns
+    -------
+    matplotlib Axes
 
     Examples
     --------
@@ -116,17 +161,58 @@ def plot_metric_vs_snr(tables: dict[str, Any], metric: str = "accuracy", *, ax: 
     >>> matplotlib.use("Agg")
     >>> from spectromer.evaluation import metrics_by_snr, plot_metric_vs_snr
     >>> t = metrics_by_snr([5, 10, 20, 40], ["A", "F", "G", "A"], ["A", "G", "G", "A"], bins=2)
-    >>> ax = plot_metric_vs_snr({"svm": t})
-    >>> ax.get_ylabel()
-    'accuracy'
+    >>> ax = plot_metric_vs_snr({"svm": t}, snr_label="S/N (r band)")
+    >>> ax.get_ylabel(), ax.get_xlabel()
+    ('accuracy', 'S/N (r band)')
+    >>> [text.get_text() for text in ax.texts]
+    ['n=2', 'n=2']
     """
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
     ax = _axes(ax)
-    for name, table in tables.items():
-        mid = np.sqrt(np.asarray(table["snr_min"]) * np.asarray(table["snr_max"]))
-        mid = np.where(
-            np.isfinite(mid) & (mid > 0), mid, 0.5 * (table["snr_min"] + table["snr_max"])
-        )
-        ax.plot(mid, table[metric], marker="o", label=name)
-    ax.set(xscale="log", xlabel="S/N (bin centre)", ylabel=metric)
+    bins = [_bins(table) for table in tables.values()]
+    shared = all(np.array_equal(b, bins[0], equal_nan=True) for b in bins[1:])
+    k = len(tables)
+    for i, (name, table) in enumerate(tables.items()):
+        mid = _centres(table)
+        # side by side, so that the error bars of the models do not hide each other
+        x = mid * 10 ** (0.012 * (i - (k - 1) / 2))
+        y = np.asarray(table[metric], dtype=float)
+        err = None
+        if f"{metric}_low" in table.colnames and f"{metric}_high" in table.colnames:
+            low = np.asarray(table[f"{metric}_low"], dtype=float)
+            high = np.asarray(table[f"{metric}_high"], dtype=float)
+            err = np.clip(np.vstack([y - low, high - y]), 0, None)
+        line = ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=name)
+        if not shared:
+            for xi, yi, n in zip(x, y, table["n"], strict=True):
+                ax.annotate(f"n={int(n)}", (xi, yi), xytext=(4, 4), textcoords="offset points",
+                            fontsize=7, color=line[0].get_color())  # fmt: skip
+    if shared and tables:  # above the frame, where no point or error bar can hide them
+        first = next(iter(tables.values()))
+        for xi, n in zip(_centres(first), first["n"], strict=True):
+            ax.annotate(f"n={int(n)}", (xi, 1.0), xycoords=("data", "axes fraction"),
+                        xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
+                        fontsize=7, color="0.3")  # fmt: skip
+    ax.set(xscale="log", xlabel=snr_label, ylabel=metric)
+    lo, hi = ax.get_xlim()
+    decades = np.log10(hi / lo) if lo > 0 and hi > lo else 1.0
+    # plain numbers (5, 10, 20, 50...) as many as fit: never 3x10^1 on the minor ticks
+    subs = (1.0, 2.0, 3.0, 5.0) if decades < 1.5 else (1.0, 2.0, 5.0) if decades < 3 else (1.0,)
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=subs))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend()
     return ax
+
+
+def _bins(table: Any) -> np.ndarray:
+    return np.column_stack([np.asarray(table[c], dtype=float) for c in ("snr_min", "snr_max", "n")])
+
+
+def _centres(table: Any) -> np.ndarray:
+    """Geometric bin centres (arithmetic where an edge is not positive)."""
+    lo, hi = np.asarray(table["snr_min"], dtype=float), np.asarray(table["snr_max"], dtype=float)
+    with np.errstate(invalid="ignore"):
+        mid = np.sqrt(lo * hi)
+    return np.where(np.isfinite(mid) & (mid > 0), mid, 0.5 * (lo + hi))

@@ -7,6 +7,8 @@ stored with a trained model (``asdict``), compared, and rebuilt exactly.
 from __future__ import annotations
 
 import math
+import numbers
+import os
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -22,6 +24,8 @@ __all__ = [
     "DEFAULT_WAVE_RANGE",
     "PUBLISHED_VMIN",
     "PUBLISHED_VMAX",
+    "MAX_SIZE",
+    "check_images_fit",
 ]
 
 # KINDS (the image representations) and BLOCK_KINDS (those laying values out in blocks)
@@ -38,6 +42,93 @@ DEFAULT_WAVE_RANGE = (3600.0, 10400.0)
 PUBLISHED_VMIN, PUBLISHED_VMAX = -1.13, 144.97
 #: Values the automatic block size aims to fit (the length of a survey spectrum).
 TARGET_VALUES = 4000
+#: Largest image side in pixels (vision transformers use 224 to 512).
+MAX_SIZE = 4096
+
+
+def _format_bytes(n: float) -> str:
+    """``n`` bytes in binary units, e.g. ``'27.9 GiB'``."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} bytes" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _pixels(value: Any, size: Any) -> int:
+    """One image side as an int; whole floats such as 64.0 are accepted."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"size must be a whole number of pixels or (height, width), got {size!r}")
+    if not isinstance(value, numbers.Integral) and not float(value).is_integer():
+        raise ValueError(f"size must be a whole number of pixels, got {size!r}")
+    return int(value)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation, or None if unknown.
+
+    ``MemAvailable`` of ``/proc/meminfo`` on Linux (free memory plus what the
+    page cache can give back), else the physical memory (``os.sysconf``).
+
+    Examples
+    --------
+    >>> from spectromer.imaging.config import available_memory
+    >>> (available_memory() or 1) > 0
+    True
+    """
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_images_fit(config: RenderConfig, n: int, output: str = "uint8") -> int:
+    """Check that ``n`` images of ``config`` fit in the memory available.
+
+    Parameters
+    ----------
+    config : RenderConfig
+        The render options (image size and channels).
+    n : int
+        Number of images to allocate at once.
+    output : {"uint8", "float32"}
+        Pixel type (1 or 4 bytes).
+
+    Returns
+    -------
+    int
+        The bytes the images need.
+
+    Raises
+    ------
+    MemoryError
+        Naming the bytes needed and available, if they do not fit.
+
+    Examples
+    --------
+    >>> from spectromer.imaging import RenderConfig
+    >>> from spectromer.imaging.config import check_images_fit
+    >>> check_images_fit(RenderConfig(size=64), 10)
+    122880
+    """
+    h, w = config.shape
+    nbytes = n * h * w * config.channels * (1 if output == "uint8" else 4)
+    available = available_memory()
+    if available is not None and nbytes > available:
+        raise MemoryError(
+            f"{n} {output} images of {h}x{w}x{config.channels} need {_format_bytes(nbytes)} "
+            f"({nbytes} bytes), more than the {_format_bytes(available)} of memory "
+            "available; render them a batch at a time with render_batches(...), "
+            "or use a smaller size"
+        )
+    return nbytes
 
 
 @dataclass(frozen=True)
@@ -158,9 +249,22 @@ class RenderConfig:
             raise bad("mask_policy", self.mask_policy, ("interpolate", "zero"))
         if self.normalization is not None and self.normalization not in NORMALIZATIONS:
             raise bad("normalization", self.normalization, NORMALIZATIONS)
+        if isinstance(self.size, (tuple, list)):
+            if len(self.size) != 2:
+                raise ValueError(f"size must be an int or (height, width), got {self.size!r}")
+            object.__setattr__(self, "size", tuple(_pixels(v, self.size) for v in self.size))
+        else:
+            object.__setattr__(self, "size", _pixels(self.size, self.size))
         h, w = self.shape
         if h < 8 or w < 8:
             raise ValueError(f"size must be at least 8 pixels, got {self.size!r}")
+        if h > MAX_SIZE or w > MAX_SIZE:
+            one = h * w * self.channels
+            raise ValueError(
+                f"size must be at most {MAX_SIZE} pixels per side, got {self.size!r} "
+                f"(one {h}x{w} image of {self.channels} channel(s) would take "
+                f"{_format_bytes(one)} as uint8)"
+            )
         lo, hi = (float(v) for v in self.wave_range)
         if not (0 < lo < hi and math.isfinite(hi)):
             raise ValueError(

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..spectra import SpectrumBatch, SpectrumSource, as_source
-from .config import RenderConfig, make_config
+from .config import RenderConfig, check_images_fit, make_config
 from .kinds import Values, _levels, _place_blocks, _place_rgb_levels, get_kind
 from .prepare import _resample_runs, grid_wavelengths
 
@@ -265,6 +265,7 @@ def render(
     h, w = cfg.shape
     c = cfg.channels
     shape = (n, h, w, c) if output == "uint8" else (n, c, h, w)
+    check_images_fit(cfg, n, output)  # MemoryError naming the bytes, not numpy's
     out = np.empty(shape, np.uint8 if output == "uint8" else np.float32)
     for _ in _run(source, cfg, z, output, batch_size, progress, errors, out):
         pass

@@ -33,7 +33,8 @@ import os
 from astropy.io import registry as io_registry
 from specutils import Spectrum, SpectrumList
 
-from . import desi, lamost, sdss  # noqa: F401  (importing registers the formats)
+# Importing registers the formats; _unreadable explains broken files to Spectrum.read.
+from . import _unreadable, desi, lamost, sdss  # noqa: F401
 from ._build import spectrum_arrays, split_spectrum
 from ._errors import SpectrumReadError, reading
 from ._labels import META_KEYS

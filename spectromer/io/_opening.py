@@ -12,6 +12,7 @@ import bz2
 import gzip
 import io
 import os
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,7 +21,7 @@ from astropy.io import fits
 
 from ._errors import SpectrumReadError, reading
 
-__all__ = ["open_hdulist", "source_name", "file_label"]
+__all__ = ["open_hdulist", "sniff_problem", "source_name", "file_label"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BZ2_MAGIC = b"BZh"
@@ -110,8 +111,110 @@ def _fits_bytes(raw: bytes, source: str) -> bytes:
     if not raw:
         raise SpectrumReadError(source, "empty file (0 bytes after decompression)")
     if not raw.startswith(_FITS_MAGIC):
-        raise SpectrumReadError(source, f"not a FITS file (starts with {_preview(raw)!r})")
+        raise _not_fits(raw, source)
     return raw
+
+
+def _not_fits(raw: bytes, source: str) -> SpectrumReadError:
+    """The error for a file whose (decompressed) bytes ``raw`` are not FITS."""
+    reason = f"not a FITS file (starts with {_preview(raw)!r})"
+    if raw.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
+        reason += "; an HTML page (a saved web page or a failed download?)"
+    return SpectrumReadError(source, reason)
+
+
+def _head_problem(head: bytes, whole: bool, source: str) -> SpectrumReadError | None:
+    """What the first bytes of a file show to be wrong with it (None: it may be FITS).
+
+    ``whole`` says whether ``head`` is the whole file.  A compressed head is
+    decompressed only as far as needed to see the FITS signature.
+    """
+    if not head:
+        return SpectrumReadError(source, "empty file (0 bytes)")
+    if head[:2] == _GZIP_MAGIC or head[:3] == _BZ2_MAGIC:
+        kind = "gzip" if head[:2] == _GZIP_MAGIC else "bz2"
+        decompressor = (
+            zlib.decompressobj(16 + zlib.MAX_WBITS) if kind == "gzip" else bz2.BZ2Decompressor()
+        )
+        try:
+            # A whole (small) file is decompressed to its end, to see truncation;
+            # otherwise just enough for the signature and the preview.
+            head = decompressor.decompress(head) if whole else decompressor.decompress(head, 64)
+        except (OSError, ValueError, zlib.error) as exc:
+            return SpectrumReadError(source, f"corrupt {kind} stream ({exc})")
+        if not head and decompressor.eof:
+            return SpectrumReadError(source, "empty file (0 bytes after decompression)")
+        if whole and not decompressor.eof:
+            return SpectrumReadError(source, f"truncated {kind} stream")
+        if not head:
+            return None
+    if not head.startswith(_FITS_MAGIC[: len(head)]) or (whole and len(head) < len(_FITS_MAGIC)):
+        return _not_fits(head, source)
+    return None
+
+
+def sniff_problem(file_obj: Any, source: str | None = None) -> SpectrumReadError | None:
+    """What is clearly wrong with a file, from its first bytes only.
+
+    Cheap enough for an identifier: reads at most one FITS block (a file
+    object is returned to its position).  Reports a directory, a missing or
+    empty file, bytes that are not FITS (gzip and bz2 compression undone as far
+    as the FITS signature) and a corrupt compressed stream.  A file that starts
+    like FITS may still be truncated or unreadable further on; `open_hdulist`
+    finds those.
+
+    Parameters
+    ----------
+    file_obj : str, os.PathLike, binary file object or HDUList
+        The file.
+    source : str, optional
+        Name for the message; default from `source_name`.
+
+    Returns
+    -------
+    SpectrumReadError or None
+        The error to raise, or None when the file may be FITS (always None for
+        an `~astropy.io.fits.HDUList` or a file object that cannot seek).
+
+    Examples
+    --------
+    >>> import io
+    >>> print(sniff_problem(io.BytesIO(b""), "spec-1.fits"))
+    spec-1.fits: empty file (0 bytes)
+    >>> print(sniff_problem(io.BytesIO(b"<!DOCTYPE html><html>"), "spec-1.fits").reason)
+    not a FITS file (starts with '<!DOCTYPE html>'); an HTML page (a saved web page or ...)
+    >>> sniff_problem(io.BytesIO(b"SIMPLE  =                    T"), "spec-1.fits") is None
+    True
+    """
+    name = source if source is not None else source_name(file_obj)
+    if isinstance(file_obj, fits.HDUList):
+        return None
+    if isinstance(file_obj, str | os.PathLike):
+        if os.path.isdir(file_obj):
+            return SpectrumReadError(name, "is a directory, not a file")
+        try:
+            with open(file_obj, "rb") as fh:
+                head = fh.read(_SNIFF_BYTES + 1)
+        except FileNotFoundError:
+            return SpectrumReadError(name, "no such file")
+        except OSError:
+            return None  # not clearly broken: let the reader report it
+    elif hasattr(file_obj, "read") and hasattr(file_obj, "seek") and hasattr(file_obj, "tell"):
+        try:
+            position = file_obj.tell()
+            try:
+                head = file_obj.read(_SNIFF_BYTES + 1)
+            finally:
+                file_obj.seek(position)
+        except EOFError:
+            return SpectrumReadError(name, "truncated gzip stream")
+        except (OSError, ValueError, zlib.error) as exc:
+            return SpectrumReadError(name, f"cannot read the file ({type(exc).__name__}: {exc})")
+        if not isinstance(head, bytes):
+            return None
+    else:
+        return None
+    return _head_problem(head[:_SNIFF_BYTES], len(head) <= _SNIFF_BYTES, name)
 
 
 @contextmanager
@@ -157,7 +260,7 @@ def open_hdulist(
     ...         pass
     ... except SpectrumReadError as err:
     ...     print(err)
-    x.fits: not a FITS file (starts with '<!DOCTYPE html>')
+    x.fits: not a FITS file (starts with '<!DOCTYPE html>'); an HTML page (...)
     """
     name = source if source is not None else source_name(file_obj)
     if isinstance(file_obj, fits.HDUList):

@@ -6,7 +6,10 @@ spectra with the engine of :mod:`spectromer.training`. It holds the one fit skel
 :func:`~spectromer.datasets.holdout_split`, :class:`~spectromer.training.TrainSettings`,
 device, the module, :class:`~spectromer.training.Trainer`, fitted attributes), the
 parameter constraints as data (checked before any data is read), the scikit-learn tags
-of its task, and save/load (:mod:`spectromer.models.persistence`). A learner adds only
+of its task, the supervised targets of the task (reading, checking and encoding ``y``,
+``classes_`` or the target standardisation, their saving, the decoding of the outputs
+in ``predict``/``predict_proba``/``score``, the validation metrics) and save/load
+(:mod:`spectromer.models.persistence`). A learner adds only
 what is its own through a few hooks; nothing here knows about images, so a learner of
 spectra on their native grids subclasses it directly, and the image learners share
 :class:`~spectromer.models.image.ImageLearner`. ``docs/architecture.rst`` shows how to
@@ -15,8 +18,10 @@ add one.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
+import warnings
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 
 from ..spectra import SpectrumSource, as_source
 from ..training import Augmentation, as_augmentation
@@ -50,6 +56,14 @@ RUNTIME_PARAMS = (
 _KINDS = {"classification": "classifier", "regression": "regressor"}
 
 
+def _is_classifier(learner: SpectrumLearner) -> bool:
+    return learner._learner_kind() == "classifier"
+
+
+def _is_supervised(learner: SpectrumLearner) -> bool:
+    return learner._learner_kind() != "transformer"
+
+
 def seed_from(random_state: Any) -> int:
     """The integer seed of a ``random_state`` parameter (None: a fresh random one).
 
@@ -70,7 +84,8 @@ def seed_from(random_state: Any) -> int:
 
 
 class SpectrumLearner(BaseEstimator):
-    """Base of the torch estimators: one fit skeleton, parameter checks, tags, save/load.
+    """Base of the torch estimators: one fit skeleton, parameter checks, tags, targets,
+    predictions, save/load.
 
     A subclass declares its ``__init__`` parameters (scikit-learn style: stored as
     given), their ``_parameter_constraints`` (merged with these), a ``task`` parameter
@@ -79,26 +94,55 @@ class SpectrumLearner(BaseEstimator):
     ``weight_decay``, ``warmup``, ``augment``, ``validation_fraction``, ``device``,
     ``precision``, ``num_workers``, ``checkpoint_dir``, ``random_state``, ``progress``.
 
+    The task decides the targets. ``"classification"``: ``y`` (an array, or a label
+    column of a dataset) holds one label per spectrum; a column vector is flattened with
+    a ``DataConversionWarning``, spectra without a label, continuous numbers ("Unknown
+    label type") and fewer than 2 classes are refused; the module is trained on the
+    codes ``0 .. len(classes_) - 1``. ``"regression"``: ``y`` holds finite numbers,
+    ``(n,)`` or ``(n, k)``, standardised for training (``target_mean_``,
+    ``target_scale_``). The fitted target state is saved and restored with the model,
+    and ``predict`` (labels or values), ``predict_proba`` (classification only) and
+    ``score`` (accuracy or R^2) decode the module's outputs: ``len(classes_)`` logits,
+    or ``n_targets_`` standardised values first. No task: ``y`` is ignored and there is
+    no ``predict``.
+
     Hooks
     -----
     ``_build_module(initial)`` (required)
         The torch module; ``initial`` is True in ``fit`` (load initial weights) and
-        False in ``load`` (the saved weights follow).
+        False in ``load`` (the saved weights follow). ``_n_outputs()`` is the width of
+        a supervised module's output.
     ``_training_data(source, targets, seed, train)`` (required)
-        What :class:`~spectromer.training.Trainer` iterates: batches of ``source`` with
-        ``targets``, augmented when ``train``.
+        What :class:`~spectromer.training.Trainer` and
+        :func:`~spectromer.training.predict_outputs` iterate over the spectra of
+        ``source``: any object with ``len`` (the number of spectra), ``set_epoch(epoch)``
+        and a settable ``targets`` attribute (``targets``, or None at prediction) whose
+        item for a list of rows is ``(inputs, targets[rows])``, both tensors, or
+        ``(inputs, rows)`` while ``targets`` is None (so outputs go back in order);
+        ``inputs`` is one tensor with one row per spectrum, the module's argument.
+        Augmented (``as_augmentation(self.augment)``) only when ``train``.
+        :class:`~spectromer.training.RenderedBatches` is one.
     ``_loss(targets)`` (required)
-        ``loss(outputs, targets)`` for the Trainer.
+        ``loss(outputs, targets)`` for the Trainer (a self-supervised module may
+        return one loss per spectrum as its outputs).
     ``_fit_targets(X, y, source, indices)``
-        Check and encode the targets (one per spectrum); default: none (unsupervised).
+        The encoded targets, one per spectrum; default: those of the task (see above;
+        extend it with ``super()`` for checks of one's own).
+    ``_outputs(X, wavelength, indices, forward)``
+        The module's outputs on the spectra ``X`` (default: one pass of the module over
+        ``_training_data(source, None, seed, False)``); ``predict`` and the others
+        decode them.
     ``_check_param_combinations()``
         Checks across parameters, after the constraints.
     ``_prepare(source)``, ``_before_training(source, train_rows)``
         Fitted state needed by the module, and state fitted on the training part.
     ``_metrics(outputs, targets)``, ``_monitor()``
-        Validation metrics and the one that picks the best epoch.
+        Validation metrics and the one that picks the best epoch (default: accuracy
+        and macro F1, picked by accuracy; R^2 and MAE, picked by R^2; none and the
+        validation loss without a task).
     ``_fitted_config()``, ``_fitted_tensors()``, ``_restore_fitted(fitted, state, where)``
-        The fitted attributes saved with the weights, and their restoring.
+        The fitted attributes saved with the weights, and their restoring (call
+        ``super()``: the base saves the history, the seed and the target state).
 
     Attributes
     ----------
@@ -111,13 +155,27 @@ class SpectrumLearner(BaseEstimator):
     stopped_early_ : bool
         Whether early stopping ended the training.
     n_train_, n_validation_ : int
-        Spectra trained on, and held out for validation.
+        Spectra trained on, and validated on (held out, or given as ``validation``).
+    domain_ : dict
+        What the training spectra were: ``surveys`` (or None where the input does not
+        say), ``wavelength`` (``[low, high]``, Angstrom: 5th percentile of the first and
+        95th of the last good wavelength), ``n_spectra``, ``classes``; saved with the
+        model. ``predict``, ``predict_proba``, ``score`` (and ``transform`` of a
+        supervised learner) warn once per call, naming how many spectra and why, about
+        spectra of another survey or reaching beyond that range by more than 5% of
+        its width (:mod:`spectromer.models.domain`).
     seed_ : int
         The seed used.
     device_, precision_ : str
         Where and in which autocast precision the model was trained.
     fit_seconds_ : float
         Wall time of the training.
+    classes_ : ndarray
+        The class labels, sorted (classification).
+    target_mean_, target_scale_ : ndarray
+        The regression targets' standardisation, per target (regression).
+    n_targets_ : int
+        Targets per spectrum (regression).
     """
 
     #: Constraints of the shared parameters (scikit-learn's ``_parameter_constraints``).
@@ -204,8 +262,17 @@ class SpectrumLearner(BaseEstimator):
         return as_source(X, wavelength=wavelength, indices=indices)
 
     def _fit_targets(self, X: Any, y: Any, source: SpectrumSource, indices: Any) -> np.ndarray:
-        """The encoded targets, one per spectrum (default: none, zeros)."""
-        return np.zeros(len(source), np.float32)
+        """The encoded targets of the task, one per spectrum (no task: zeros, ``y`` ignored).
+
+        Sets ``classes_`` (classification) or the target standardisation (regression).
+        """
+        kind = self._learner_kind()
+        if kind == "transformer":
+            return np.zeros(len(source), np.float32)
+        values = self._read_targets(X, y, source, indices)
+        if kind == "classifier":
+            return self._encode_classes(values, "y")
+        return self._scale_targets(values, "y")
 
     def _prepare(self, source: SpectrumSource) -> None:
         """Fitted state the module needs, set before the split (hook)."""
@@ -223,24 +290,172 @@ class SpectrumLearner(BaseEstimator):
         return None
 
     def _metrics(self, out: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        """Validation metrics of the task on the outputs and the encoded targets."""
+        kind = self._learner_kind()
+        if kind == "classifier":
+            from sklearn.metrics import accuracy_score, f1_score
+
+            pred = out.argmax(axis=1)
+            return {
+                "val_accuracy": float(accuracy_score(targets, pred)),
+                "val_f1_macro": float(f1_score(targets, pred, average="macro", zero_division=0)),
+            }
+        if kind == "regressor":
+            from sklearn.metrics import mean_absolute_error, r2_score
+
+            k = self.n_targets_
+            mean = out[:, :k] * self.target_scale_ + self.target_mean_
+            truth = targets.reshape(len(targets), -1) * self.target_scale_ + self.target_mean_
+            return {
+                "val_r2": float(r2_score(truth, mean)),
+                "val_mae": float(mean_absolute_error(truth, mean)),
+            }
         return {}
 
     def _monitor(self) -> str:
-        return "val_loss"
+        return {"classifier": "val_accuracy", "regressor": "val_r2"}.get(
+            self._learner_kind(), "val_loss"
+        )
 
     def _fingerprint(self, targets: np.ndarray, source: SpectrumSource) -> dict[str, Any]:
         """What identifies a training run (checked when resuming from a checkpoint)."""
-        return {"params": self._runtime_free_params(), "n_spectra": len(source)}
+        run = {"params": self._runtime_free_params(), "n_spectra": len(source)}
+        if self._learner_kind() != "transformer":
+            digest = hashlib.sha256(np.ascontiguousarray(targets).tobytes()).hexdigest()[:16]
+            run["targets_sha256"] = digest
+        return run
 
     def _build_module(self, initial: bool) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define _build_module")
 
-    def _training_data(self, source: SpectrumSource, targets: np.ndarray, seed: int,
+    def _n_outputs(self) -> int:
+        """Outputs per spectrum of a supervised module: one per class, or per target."""
+        kind = self._learner_kind()
+        if kind == "classifier":
+            return len(self.classes_)
+        if kind == "regressor":
+            return int(self.n_targets_)
+        raise TypeError(f"{type(self).__name__} has no task, hence no output count")
+
+    def _training_data(self, source: SpectrumSource, targets: np.ndarray | None, seed: int,
                        train: bool) -> Any:  # fmt: skip
+        """The spectra of ``source`` as the Trainer iterates them (see the class docstring)."""
         raise NotImplementedError(f"{type(self).__name__} must define _training_data")
 
     def _loss(self, targets: np.ndarray) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must define _loss")
+
+    # -- targets --------------------------------------------------------------------------
+    def _read_targets(self, X: Any, y: Any, source: SpectrumSource, indices: Any) -> np.ndarray:
+        """``y`` as an array, one target per spectrum of ``source`` (a column name: of ``X``)."""
+        if isinstance(y, str):
+            if not hasattr(X, "labels"):
+                raise TypeError(
+                    f"y={y!r} names a label column, which only a SpectraDataset has; pass an "
+                    "array of targets for this input"
+                )
+            values = X.labels(y)
+            rows = np.arange(len(X)) if indices is None else np.asarray(indices, np.int64)
+            values = values[rows]
+        elif y is None:
+            raise ValueError(
+                "y is required (this estimator requires y to be passed, but the target y is "
+                "None): an array of targets, or a label column name for a dataset"
+            )
+        else:
+            values = np.asarray(y)
+        if values.shape[0] != len(source):
+            raise ValueError(f"y has {values.shape[0]} targets but X has {len(source)} spectra")
+        if np.iscomplexobj(values):
+            raise ValueError("y: complex targets are not supported; pass real numbers or labels")
+        return values
+
+    def _encode_classes(self, values: np.ndarray, name: str) -> np.ndarray:
+        """Set ``classes_`` from labels ``values``; return their codes (int64)."""
+        from sklearn.utils.multiclass import type_of_target
+
+        if values.ndim == 2 and values.shape[1] == 1:
+            from sklearn.exceptions import DataConversionWarning
+
+            warnings.warn(
+                f"{name} is a column vector, shape {values.shape}; it is used as a 1-D array",
+                DataConversionWarning,
+                stacklevel=4,
+            )
+            values = values.ravel()
+        if values.ndim != 1:
+            raise ValueError(
+                f"{name}: classification needs one label per spectrum, got shape {values.shape}"
+            )
+        missing = np.array(
+            [
+                v is None
+                or (isinstance(v, str) and not v.strip())
+                or (isinstance(v, float) and np.isnan(v))
+                for v in values.tolist()
+            ]
+        )
+        if missing.any():
+            raise ValueError(
+                f"{name}: {int(missing.sum())} of {values.size} spectra have no label (first "
+                f"at position {int(np.flatnonzero(missing)[0])}); select labelled spectra with "
+                "indices="
+            )
+        kind = type_of_target(values)
+        if kind.startswith("continuous"):
+            raise ValueError(
+                f"Unknown label type: {kind!r}. {name} holds non-integer numbers; "
+                "classification needs class labels (use task='regression' for numbers)"
+            )
+        self.classes_ = np.unique(values)
+        if self.classes_.size < 2:
+            raise ValueError(
+                f"{name}: classification needs at least 2 classes, got {self.classes_.tolist()}"
+            )
+        return np.searchsorted(self.classes_, values).astype(np.int64)
+
+    def _scale_targets(self, values: np.ndarray, name: str) -> np.ndarray:
+        """Set the target standardisation from numbers ``values``; return them standardised."""
+        try:
+            y = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: regression targets must be numbers") from None
+        if y.ndim not in (1, 2):
+            raise ValueError(f"{name}: targets must be (n,) or (n, k), got shape {y.shape}")
+        if not np.all(np.isfinite(y)):
+            bad = (
+                int((~np.isfinite(y)).any(axis=-1).sum())
+                if y.ndim == 2
+                else int((~np.isfinite(y)).sum())
+            )
+            raise ValueError(f"{name}: {bad} spectra have a non-finite target; select the others")
+        y2 = y.reshape(len(y), -1)
+        self.target_mean_ = y2.mean(axis=0)
+        scale = y2.std(axis=0)
+        self.target_scale_ = np.where(scale > 0, scale, 1.0)
+        self.n_targets_ = y2.shape[1]
+        self._target_ndim = y.ndim
+        return ((y2 - self.target_mean_) / self.target_scale_).astype(np.float32)
+
+    def _decode_outputs(self, out: np.ndarray) -> np.ndarray:
+        """The module's outputs as predictions: labels, or values in the targets' units.
+
+        Classification: the class of the largest of the first ``len(classes_)``
+        outputs. Regression: the first ``n_targets_`` outputs, un-standardised, shaped
+        ``(n,)`` or ``(n, k)`` like the training targets.
+        """
+        if self._learner_kind() == "classifier":
+            return self.classes_[out[:, : len(self.classes_)].argmax(axis=1)]
+        k = self.n_targets_
+        mean = out[:, :k] * self.target_scale_ + self.target_mean_
+        return mean.reshape((len(out),) if self._target_ndim == 1 else (len(out), k))
+
+    @staticmethod
+    def _probabilities(out: np.ndarray) -> np.ndarray:
+        """Softmax of logits ``out`` over the classes, ``(n, n_classes)``."""
+        out = out - out.max(axis=1, keepdims=True)
+        p = np.exp(out)
+        return p / p.sum(axis=1, keepdims=True)
 
     # -- fit ------------------------------------------------------------------------------
     def fit(
@@ -250,7 +465,9 @@ class SpectrumLearner(BaseEstimator):
         *,
         wavelength: Any = None,
         indices: Any = None,
+        validation: Any = None,
         resume: bool = False,
+        overwrite: bool = False,
     ) -> SpectrumLearner:
         """Train on spectra ``X`` (with targets ``y`` for a supervised learner).
 
@@ -264,8 +481,19 @@ class SpectrumLearner(BaseEstimator):
             Wavelength grid when ``X`` is a flux array.
         indices : array of int, optional
             Rows of a dataset to train on.
+        validation : (X_val, y_val), or X_val without a task, optional
+            Spectra to validate on (and pick the best epoch by) instead of holding out
+            ``validation_fraction`` of ``X``: ``X_val`` is anything ``X`` may be (for
+            rows of a dataset, ``as_source(ds, indices=rows)``), ``y_val`` its targets
+            (an array, or a label column when ``X_val`` is a dataset) among the classes
+            of ``y`` for classification. ``n_validation_`` counts them.
         resume : bool
             Continue from the checkpoint in ``checkpoint_dir`` if there is one.
+        overwrite : bool
+            Start over even though ``checkpoint_dir`` holds the checkpoint of an earlier
+            run, replacing it. Without it (and without ``resume``) such a checkpoint is
+            refused with :class:`~spectromer.training.CheckpointExists`, before any
+            spectrum is read, so that an earlier run is never lost by accident.
 
         Returns
         -------
@@ -280,6 +508,13 @@ class SpectrumLearner(BaseEstimator):
         self._check_params()
         if resume and self.checkpoint_dir is None:
             raise ValueError("resume=True needs checkpoint_dir= (where the checkpoints are)")
+        if resume and overwrite:
+            raise ValueError("resume=True continues a checkpoint, overwrite=True replaces it: "
+                             "choose one")  # fmt: skip
+        if self.checkpoint_dir is not None and not resume and not overwrite:
+            from ..training.callbacks import CHECKPOINT_NAME, refuse_overwrite
+
+            refuse_overwrite(Path(self.checkpoint_dir) / CHECKPOINT_NAME)
         device = self._device()
         source = self._as_source(X, wavelength, indices)
         if len(source) < 2:
@@ -288,10 +523,14 @@ class SpectrumLearner(BaseEstimator):
                 f"(n_samples = {len(source)})"
             )
         targets = self._fit_targets(X, y, source, indices)
+        given = None if validation is None else self._validation_part(validation, wavelength)
         self._prepare(source)
+        self.domain_ = self._training_domain(X, source, indices)
         seed = self.seed_ = seed_from(self.random_state)
         train_rows, val_rows = np.arange(len(source)), None
-        if self.validation_fraction > 0:
+        if given is not None:
+            pass  # explicit validation spectra: all of X is trained on
+        elif self.validation_fraction > 0:
             train_rows, val_rows = holdout_split(
                 targets if self._learner_kind() == "classifier" else len(source),
                 self.validation_fraction,
@@ -307,7 +546,7 @@ class SpectrumLearner(BaseEstimator):
             weight_decay=float(self.weight_decay),
             warmup=float(self.warmup),
             grad_clip=self._grad_clip(),
-            patience=self._patience() if val_rows is not None else None,
+            patience=self._patience() if val_rows is not None or given else None,
             seed=seed,
             num_workers=int(self.num_workers),
         )
@@ -315,8 +554,14 @@ class SpectrumLearner(BaseEstimator):
         module = self._build_module(True)
         train = self._training_data(source[train_rows], targets[train_rows], seed, True)
         val = None
-        if val_rows is not None:
+        if given is not None:
+            val = self._training_data(given[0], given[1], seed, False)
+        elif val_rows is not None:
             val = self._training_data(source[val_rows], targets[val_rows], seed, False)
+        fingerprint = self._fingerprint(targets, source)
+        if given is not None:  # another validation set is another run
+            val_print = SpectrumLearner._fingerprint(self, given[1], given[0])
+            fingerprint["validation"] = {k: v for k, v in val_print.items() if k != "params"}
         trainer = Trainer(
             module,
             self._loss(targets),
@@ -326,21 +571,80 @@ class SpectrumLearner(BaseEstimator):
             device=device,
             precision=self.precision,
             checkpoint_dir=self.checkpoint_dir,
-            fingerprint=self._fingerprint(targets, source),
+            fingerprint=fingerprint,
             progress=bool(self.progress),
         )
         t0 = time.perf_counter()
-        self.history_ = trainer.fit(train, val, resume=resume)
+        self.history_ = trainer.fit(train, val, resume=resume, overwrite=overwrite)
         self.fit_seconds_ = time.perf_counter() - t0
         self.model_ = trainer.model.eval()
         self.best_epoch_ = trainer.best_epoch if val is not None else len(self.history_)
         self.stopped_early_ = trainer.stopped_early
         self.n_train_ = int(train_rows.size)
-        self.n_validation_ = 0 if val_rows is None else int(val_rows.size)
+        self.n_validation_ = (len(given[0]) if given is not None
+                              else 0 if val_rows is None else int(val_rows.size))  # fmt: skip
         self.device_ = str(device)
         dtype = autocast_dtype(self.precision, device)
         self.precision_ = str(dtype or "fp32").replace("torch.", "")
         return self
+
+    def _validation_part(self, validation: Any, wavelength: Any) -> tuple[SpectrumSource, Any]:
+        """The ``validation=`` spectra as a source and their targets, encoded like ``y``'s."""
+        kind = self._learner_kind()
+        if isinstance(validation, tuple):
+            if len(validation) != 2:
+                raise ValueError(
+                    f"validation must be (X_val, y_val), got a tuple of {len(validation)}"
+                )
+            X_val, y_val = validation
+        else:
+            X_val, y_val = validation, None
+        source = self._as_source(X_val, wavelength, None)
+        if len(source) == 0:
+            raise ValueError("validation holds no spectra")
+        if kind == "transformer":
+            return source, np.zeros(len(source), np.float32)
+        try:
+            values = self._read_targets(X_val, y_val, source, None)
+        except ValueError as err:
+            raise ValueError(f"validation: {err} (pass validation=(X_val, y_val))") from None
+        if kind == "classifier":
+            values = np.asarray(values)
+            values = values.ravel() if values.ndim == 2 and values.shape[1] == 1 else values
+            if values.ndim != 1:
+                raise ValueError(f"validation: one label per spectrum, got shape {values.shape}")
+            known = np.isin(values, self.classes_)
+            if not known.all():
+                unknown = sorted({str(v) for v in values[~known]})
+                raise ValueError(
+                    f"validation: {int((~known).sum())} of {values.size} spectra have a label "
+                    f"that y does not have ({', '.join(unknown[:5])}; trained classes: "
+                    f"{', '.join(map(str, self.classes_.tolist()))})"
+                )
+            return source, np.searchsorted(self.classes_, values).astype(np.int64)
+        try:
+            y2 = np.asarray(values, dtype=np.float64).reshape(len(source), -1)
+        except (TypeError, ValueError):
+            raise ValueError("validation: regression targets must be numbers") from None
+        if y2.shape[1] != self.n_targets_ or not np.isfinite(y2).all():
+            raise ValueError(
+                f"validation: {self.n_targets_} finite target(s) per spectrum needed, like y"
+            )
+        return source, ((y2 - self.target_mean_) / self.target_scale_).astype(np.float32)
+
+    def _training_domain(self, X: Any, source: SpectrumSource, indices: Any) -> dict[str, Any]:
+        """``domain_``: surveys, wavelength range and classes of the training spectra."""
+        from .domain import training_domain
+
+        classes = self.classes_ if self._learner_kind() == "classifier" else None
+        return training_domain(X, source, indices, classes)
+
+    def _check_domain(self, X: Any, source: SpectrumSource, indices: Any) -> None:
+        """Warn about spectra unlike the training ones (another survey, other wavelengths)."""
+        from .domain import domain_warning
+
+        domain_warning(getattr(self, "domain_", None), X, source, indices,
+                       f"this {type(self).__name__}")  # fmt: skip
 
     # -- inference ------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -357,6 +661,8 @@ class SpectrumLearner(BaseEstimator):
         source = self._as_source(X, wavelength, indices)
         if len(source) == 0:
             raise ValueError("X holds no spectra")
+        if _is_supervised(self):
+            self._check_domain(X, source, indices)
         return source
 
     def _run(self, module: Any, data: Any, *, forward: Any = None,
@@ -377,14 +683,76 @@ class SpectrumLearner(BaseEstimator):
         )
         return out
 
+    def _outputs(self, X: Any, wavelength: Any = None, indices: Any = None,
+                 forward: Any = None) -> np.ndarray:  # fmt: skip
+        """The fitted module's outputs on the spectra ``X``, one row per spectrum (hook).
+
+        Checks the parameters and the fit first; ``forward(module, inputs)`` replaces
+        ``module(inputs)`` (e.g. for embeddings).
+        """
+        source = self._inference_source(X, wavelength, indices)
+        data = self._training_data(source, None, int(getattr(self, "seed_", 0)), False)
+        return self._run(self.model_, data, forward=forward, progress=bool(self.progress))
+
+    @available_if(_is_supervised)
+    def predict(self, X: Any, *, wavelength: Any = None, indices: Any = None) -> np.ndarray:
+        """Predict labels (classification) or values (regression) for spectra ``X``.
+
+        Parameters
+        ----------
+        X, wavelength, indices
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray
+            ``(n,)`` labels of ``classes_``, or values ``(n,)``/``(n, k)`` shaped like
+            the training targets.
+        """
+        return self._decode_outputs(self._outputs(X, wavelength, indices))
+
+    @available_if(_is_classifier)
+    def predict_proba(self, X: Any, *, wavelength: Any = None, indices: Any = None) -> np.ndarray:
+        """Class probabilities, ``(n, len(classes_))`` (classification only).
+
+        A regressor has no ``predict_proba`` attribute at all (``hasattr`` is False).
+        """
+        return self._probabilities(self._outputs(X, wavelength, indices))
+
+    @available_if(_is_supervised)
+    def score(self, X: Any, y: Any = None, *, wavelength: Any = None, indices: Any = None) -> float:
+        """Accuracy (classification) or R^2 (regression) on ``X``, ``y``.
+
+        ``y`` is as in :meth:`fit`: an array, or a label column of the dataset ``X``.
+        """
+        source = self._as_source(X, wavelength, indices)
+        truth = self._read_targets(X, y, source, indices)
+        pred = self.predict(X, wavelength=wavelength, indices=indices)
+        if self._learner_kind() == "classifier":
+            from sklearn.metrics import accuracy_score
+
+            return float(accuracy_score(truth, pred))
+        from sklearn.metrics import r2_score
+
+        return float(r2_score(np.asarray(truth, dtype=float), pred))
+
     # -- persistence ----------------------------------------------------------------------
     def _fitted_config(self) -> dict[str, Any]:
-        """Fitted attributes saved in ``config.json`` (extend in a subclass)."""
-        return {
+        """Fitted attributes saved in ``config.json``, with the target state (extend it)."""
+        fitted = {
             "history": jsonable(self.history_),
             "best_epoch": int(self.best_epoch_),
             "seed": int(self.seed_),
+            "domain": jsonable(getattr(self, "domain_", None)),
         }
+        kind = self._learner_kind()
+        if kind == "classifier":
+            fitted["classes"] = self.classes_.tolist()
+        elif kind == "regressor":
+            fitted["target_mean"] = self.target_mean_.tolist()
+            fitted["target_scale"] = self.target_scale_.tolist()
+            fitted["target_ndim"] = int(self._target_ndim)
+        return fitted
 
     def _fitted_tensors(self) -> dict[str, Any]:
         """Tensors saved next to the module's state (hook; names must not clash)."""
@@ -396,9 +764,25 @@ class SpectrumLearner(BaseEstimator):
 
         Pops the tensors of :meth:`_fitted_tensors` from ``state``.
         """
+        from .persistence import CONFIG_NAME
+
         self.history_ = fitted["history"]
         self.best_epoch_ = fitted["best_epoch"]
         self.seed_ = fitted["seed"]
+        self.domain_ = fitted.get("domain")  # None in models saved before it was recorded
+        kind = self._learner_kind()
+        try:
+            if kind == "classifier":
+                self.classes_ = np.asarray(fitted["classes"])
+            elif kind == "regressor":
+                self.target_mean_ = np.asarray(fitted["target_mean"], dtype=np.float64)
+                self.target_scale_ = np.asarray(fitted["target_scale"], dtype=np.float64)
+                self.n_targets_ = len(self.target_mean_)
+                self._target_ndim = int(fitted["target_ndim"])
+        except KeyError as err:
+            raise ModelFileError(
+                f"{where / CONFIG_NAME}: the fitted state has no {err} (needed by a {kind})"
+            ) from None
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted learner to folder ``path``: ``model.safetensors`` + ``config.json``.

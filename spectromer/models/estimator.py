@@ -6,14 +6,15 @@ on spectra rendered to images.
 DDP under ``torchrun``) and keeps the fitted network in ``model_``. ``save``/``load``
 write a folder with the weights (``model.safetensors``) and everything else needed to
 rebuild the estimator (``config.json``). The fit skeleton, the parameter checks, the
-tags and save/load are those of every learner (:mod:`spectromer.models.base`,
+tags, the targets (labels and classes, regression standardisation), predictions and
+save/load are those of every learner (:mod:`spectromer.models.base`,
 :mod:`spectromer.models.image`); this module holds what is the estimator's own: its
-targets, network, loss, metrics and predictions.
+network, class weights, losses (with the Gaussian predictive uncertainty) and
+test-time augmentation.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from numbers import Integral, Real
@@ -22,7 +23,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.metaestimators import available_if
 
 from ..spectra import SpectrumSource
 from ..training import Augmentation, PixelStandardizer, as_augmentation
@@ -33,12 +33,10 @@ __all__ = ["SpectromerModel", "ModelFileError", "TASKS", "LOSSES"]
 
 TASKS = ("classification", "regression")
 LOSSES = ("auto", "cross_entropy", "mse", "huber", "gaussian_nll")
+#: What ``backbone="auto"`` and ``image_size=None`` resolve to on a CUDA GPU (the paper's).
+_PAPER_BACKBONE, _PAPER_IMAGE_SIZE = "vit_base_patch16_224", 224
 #: Tensor names of the fitted PixelStandardizer inside ``model.safetensors``.
 _STD_PREFIX = "spectromer.standardizer."
-
-
-def _is_classifier(model: SpectromerModel) -> bool:
-    return model.task == "classification"
 
 
 class SpectromerModel(ImageLearner):
@@ -53,15 +51,24 @@ class SpectromerModel(ImageLearner):
     task : {"classification", "regression"}
         Predict labels (e.g. stellar subclass) or numbers (e.g. redshift).
     backbone : str
-        Any timm model name (see :func:`spectromer.models.list_backbones`).
-    pretrained : bool or path
+        Any timm model name (see :func:`spectromer.models.list_backbones`), or
+        ``"auto"`` (default), resolved at ``fit`` for where it runs: on a CUDA GPU the
+        paper's ``vit_base_patch16_224``; elsewhere (CPU, MPS) the measured small
+        preset of the benchmark (``VIT_PRESETS["default"]`` of
+        :mod:`spectromer.models.presets`: ``vit_tiny_patch16_224`` with 6 blocks
+        and 8-pixel patches, the boustrophedon fill order and, with
+        ``standardize="auto"``, z-score channels; ``backbone_options`` and
+        ``render_options`` given here are applied over the preset's).
+    pretrained : bool, path or "auto"
         True: ImageNet weights through timm (needs network, or a hub cache). A path: a
         local ``.safetensors``/``.pth`` file of the backbone, loaded offline and adapted
         to ``image_size`` and the image's channels. False: train from scratch.
+        ``"auto"`` (default): True on a CUDA GPU, False elsewhere (no network needed).
     representation : str
         Image kind (see :data:`spectromer.imaging.KINDS`).
-    image_size : int
-        Image side in pixels.
+    image_size : int or None
+        Image side in pixels; None (default): 224 on a CUDA GPU, the preset's 64
+        elsewhere.
     render_options : dict, optional
         Other :class:`~spectromer.imaging.RenderConfig` fields (``fill_order``, ``grid``,
         ``block_size``, ``normalization``, ``mask_channel``, ...).
@@ -114,7 +121,9 @@ class SpectromerModel(ImageLearner):
         minus its mean over the training spectra, over their standard deviation. On the
         wavelength-true grids a pixel is one wavelength, so this is the per-wavelength
         z-score that an SVM pipeline's scaler computes. ``append`` adds the z-scores as
-        extra channels, ``replace`` uses them alone; None (default) renders as is.
+        extra channels, ``replace`` uses them alone; None renders as is. ``"auto"``
+        (default): the preset's ``"append"`` where ``backbone="auto"`` resolves to the
+        CPU preset, None otherwise.
     test_time_augmentation : int
         At prediction, also predict this many augmented copies of every spectrum (the
         training augmentations, or the defaults when ``augment`` is off) and average:
@@ -142,6 +151,11 @@ class SpectromerModel(ImageLearner):
         The autocast precision of training (``fp32``, ``bfloat16``, ``float16``).
     standardizer_ : PixelStandardizer or None
         The fitted per-pixel standardisation (``standardize``), saved with the model.
+    backbone_, image_size_, pretrained_, standardize_ : str, int, bool or str, str or None
+        The choices the ``"auto"``/None parameters resolved to at ``fit`` (the given
+        values where they were set), saved with the model.
+    backbone_options_, render_options_ : dict or None
+        The backbone and render options used (the preset's, under the given ones).
 
     Examples
     --------
@@ -165,10 +179,10 @@ class SpectromerModel(ImageLearner):
     def __init__(
         self,
         task: str = "classification",
-        backbone: str = "vit_base_patch16_224",
-        pretrained: bool | str | os.PathLike = True,
+        backbone: str = "auto",
+        pretrained: bool | str | os.PathLike = "auto",
         representation: str = "map2dnormaldev",
-        image_size: int = 224,
+        image_size: int | None = None,
         render_options: dict[str, Any] | None = None,
         backbone_options: dict[str, Any] | None = None,
         epochs: int = 10,
@@ -190,7 +204,7 @@ class SpectromerModel(ImageLearner):
         random_state: int | None = None,
         progress: bool = True,
         test_time_augmentation: int = 0,
-        standardize: str | None = None,
+        standardize: str | None = "auto",
     ) -> None:
         self.task = task
         self.backbone = backbone
@@ -230,7 +244,8 @@ class SpectromerModel(ImageLearner):
         "loss": [StrOptions(set(LOSSES))],
         "early_stopping": ["boolean", Interval(Integral, 0, None, closed="left"), None],
         "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
-        "standardize": [StrOptions({"append", "replace"}), None],
+        "standardize": [StrOptions({"append", "replace", "auto"}), None],
+        "image_size": [Interval(Integral, 1, None, closed="left"), None],
         "test_time_augmentation": [Interval(Integral, 0, None, closed="left")],
     }
     _file_format: ClassVar[str] = "spectromer-model"
@@ -246,10 +261,76 @@ class SpectromerModel(ImageLearner):
             raise ValueError("loss='cross_entropy' is for classification")
         super()._check_param_combinations()
 
+    # -- "auto" choices -------------------------------------------------------------------
+    def _resolved(self) -> dict[str, Any]:
+        """The architecture as trained: fitted, or resolved now for ``device``."""
+        fitted = getattr(self, "_resolution", None)
+        return fitted if fitted is not None else self._resolve()
+
+    def _resolve(self) -> dict[str, Any]:
+        """``backbone``, ``image_size``, ``pretrained``, ``standardize`` and the options,
+        with ``"auto"``/None resolved: the paper's on CUDA, the CPU preset elsewhere."""
+        from ..training import select_device
+        from .presets import VIT_PRESETS  # the one measured preset
+
+        auto = ("auto" in (self.backbone, self.pretrained, self.standardize)
+                or self.image_size is None)  # fmt: skip
+        gpu = auto and select_device(self.device).type == "cuda"
+        preset = VIT_PRESETS["default"]
+        auto_backbone = self.backbone == "auto"
+        from_preset = auto_backbone and not gpu
+        backbone_options = dict(preset["backbone_options"]) if from_preset else {}
+        backbone_options.update(self.backbone_options or {})
+        render_options = dict(preset.get("render_options") or {}) if from_preset else {}
+        render_options.update(self.render_options or {})
+        return {
+            "backbone": (self.backbone if not auto_backbone
+                         else _PAPER_BACKBONE if gpu else preset["backbone"]),
+            "image_size": (int(self.image_size) if self.image_size is not None
+                           else _PAPER_IMAGE_SIZE if gpu else int(preset["image_size"])),
+            "pretrained": (jsonable(self.pretrained) if self.pretrained != "auto" else gpu),
+            "standardize": (self.standardize if self.standardize != "auto"
+                            else preset["standardize"] if from_preset else None),
+            "backbone_options": backbone_options or None,
+            "render_options": render_options or None,
+        }  # fmt: skip
+
+    def _image_params(self) -> tuple[Any, Any]:
+        r = self._resolved()
+        return r["image_size"], r["render_options"]
+
+    def _check_resolution(self, resolution: dict[str, Any], where: Path) -> None:
+        """Refuse a saved resolution that the given (not "auto") parameters contradict."""
+        given = {
+            "backbone": None if self.backbone == "auto" else self.backbone,
+            "image_size": self.image_size,
+            "standardize": None if self.standardize == "auto" else self.standardize,
+        }
+        wrong = [f"{k}={v!r}" for k, v in given.items()
+                 if v is not None and resolution.get(k) != v]  # fmt: skip
+        for key in ("backbone_options", "render_options"):
+            theirs = jsonable(resolution.get(key) or {})
+            wrong += [f"{key}[{k!r}]={v!r}" for k, v in jsonable(getattr(self, key) or {}).items()
+                      if theirs.get(k) != v]  # fmt: skip
+        if wrong:
+            raise ModelFileError(
+                f"{where}: the parameters say {', '.join(wrong)}, which does not fit the "
+                f"architecture the model was trained with ({resolution})"
+            )
+
+    def _set_resolution(self, resolution: dict[str, Any]) -> None:
+        self._resolution = resolution
+        for key, value in resolution.items():
+            setattr(self, key + "_", value)
+
+    def _fingerprint(self, targets: np.ndarray, source: SpectrumSource) -> dict[str, Any]:
+        # what "auto" became is part of the run (a resume elsewhere must not change it)
+        return {**super()._fingerprint(targets, source), "resolved": self._resolved()}
+
     def _learning_rate(self) -> float:
         if self.lr != "auto":
             return float(self.lr)
-        return 1e-4 if self.pretrained not in (False, None) else 1e-3
+        return 1e-4 if self._resolved()["pretrained"] not in (False, None) else 1e-3
 
     def _grad_clip(self) -> float | None:
         return self.grad_clip
@@ -267,16 +348,18 @@ class SpectromerModel(ImageLearner):
         return "cross_entropy" if self.task == "classification" else "mse"
 
     def _prepare(self, source: SpectrumSource) -> None:
+        self._set_resolution(self._resolve())  # what "auto" means here, kept from now on
         super()._prepare(source)
         self._check_pretrained_file()
 
     def _check_pretrained_file(self) -> None:
         """Warn when a pretrained backbone file was made for other images or options."""
-        if not isinstance(self.pretrained, (str, os.PathLike)):
+        arch = self._resolved()
+        if not isinstance(arch["pretrained"], (str, os.PathLike)):
             return
         from .weights import read_backbone_metadata
 
-        meta = read_backbone_metadata(self.pretrained)
+        meta = read_backbone_metadata(arch["pretrained"])
         if not meta:
             return
         differ = []
@@ -285,15 +368,15 @@ class SpectromerModel(ImageLearner):
         differ += [f"{k}: {theirs[k]!r} there, {ours[k]!r} here" for k in ours
                    if k in theirs and theirs[k] != ours[k]]  # fmt: skip
         options = meta.get("backbone_options", {})
-        mine = jsonable(self.backbone_options or {})
+        mine = jsonable(arch["backbone_options"] or {})
         differ += [f"backbone option {k}: {options.get(k)!r} there, {mine.get(k)!r} here"
                    for k in sorted(set(options) | set(mine))
                    if options.get(k) != mine.get(k)]  # fmt: skip
-        if meta.get("backbone") not in (None, self.backbone):
-            differ.append(f"backbone: {meta['backbone']!r} there, {self.backbone!r} here")
+        if meta.get("backbone") not in (None, arch["backbone"]):
+            differ.append(f"backbone: {meta['backbone']!r} there, {arch['backbone']!r} here")
         if differ:
             warnings.warn(
-                f"{self.pretrained} was pretrained on other images or another architecture "
+                f"{arch['pretrained']} was pretrained on other images or another architecture "
                 f"({'; '.join(differ[:4])}); the weights are adapted where they can be, but "
                 "fine-tuning works best with the pretraining settings",
                 UserWarning,
@@ -301,101 +384,11 @@ class SpectromerModel(ImageLearner):
             )
 
     # -- targets -------------------------------------------------------------------------
-    def _targets(self, X: Any, y: Any, source: SpectrumSource, indices: Any) -> np.ndarray:
-        if isinstance(y, str):
-            if not hasattr(X, "labels"):
-                raise TypeError(
-                    f"y={y!r} names a label column, which only a SpectraDataset has; pass an "
-                    "array of targets for this input"
-                )
-            values = X.labels(y)
-            rows = np.arange(len(X)) if indices is None else np.asarray(indices, np.int64)
-            values = values[rows]
-        elif y is None:
-            raise ValueError(
-                "y is required (this estimator requires y to be passed, but the target y is "
-                "None): an array of targets, or a label column name for a dataset"
-            )
-        else:
-            values = np.asarray(y)
-        if values.shape[0] != len(source):
-            raise ValueError(f"y has {values.shape[0]} targets but X has {len(source)} spectra")
-        if np.iscomplexobj(values):
-            raise ValueError("y: complex targets are not supported; pass real numbers or labels")
-        return values
-
     def _fit_targets(self, X: Any, y: Any, source: SpectrumSource, indices: Any) -> np.ndarray:
-        values = self._targets(X, y, source, indices)
+        targets = super()._fit_targets(X, y, source, indices)
         if self.task == "classification":
-            codes = self._encode_classes(values, "y")
-            self._class_weights(codes)  # refuse a bad class_weight before any rendering
-            return codes
-        return self._scale_targets(values, "y")
-
-    def _encode_classes(self, values: np.ndarray, name: str) -> np.ndarray:
-        from sklearn.utils.multiclass import type_of_target
-
-        if values.ndim == 2 and values.shape[1] == 1:
-            from sklearn.exceptions import DataConversionWarning
-
-            warnings.warn(
-                f"{name} is a column vector, shape {values.shape}; it is used as a 1-D array",
-                DataConversionWarning,
-                stacklevel=4,
-            )
-            values = values.ravel()
-        if values.ndim != 1:
-            raise ValueError(
-                f"{name}: classification needs one label per spectrum, got shape {values.shape}"
-            )
-        missing = np.array(
-            [
-                v is None
-                or (isinstance(v, str) and not v.strip())
-                or (isinstance(v, float) and np.isnan(v))
-                for v in values.tolist()
-            ]
-        )
-        if missing.any():
-            raise ValueError(
-                f"{name}: {int(missing.sum())} of {values.size} spectra have no label (first "
-                f"at position {int(np.flatnonzero(missing)[0])}); select labelled spectra with "
-                "indices="
-            )
-        kind = type_of_target(values)
-        if kind.startswith("continuous"):
-            raise ValueError(
-                f"Unknown label type: {kind!r}. {name} holds non-integer numbers; "
-                "classification needs class labels (use task='regression' for numbers)"
-            )
-        self.classes_ = np.unique(values)
-        if self.classes_.size < 2:
-            raise ValueError(
-                f"{name}: classification needs at least 2 classes, got {self.classes_.tolist()}"
-            )
-        return np.searchsorted(self.classes_, values).astype(np.int64)
-
-    def _scale_targets(self, values: np.ndarray, name: str) -> np.ndarray:
-        try:
-            y = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name}: regression targets must be numbers") from None
-        if y.ndim not in (1, 2):
-            raise ValueError(f"{name}: targets must be (n,) or (n, k), got shape {y.shape}")
-        if not np.all(np.isfinite(y)):
-            bad = (
-                int((~np.isfinite(y)).any(axis=-1).sum())
-                if y.ndim == 2
-                else int((~np.isfinite(y)).sum())
-            )
-            raise ValueError(f"{name}: {bad} spectra have a non-finite target; select the others")
-        y2 = y.reshape(len(y), -1)
-        self.target_mean_ = y2.mean(axis=0)
-        scale = y2.std(axis=0)
-        self.target_scale_ = np.where(scale > 0, scale, 1.0)
-        self.n_targets_ = y2.shape[1]
-        self._target_ndim = y.ndim
-        return ((y2 - self.target_mean_) / self.target_scale_).astype(np.float32)
+            self._class_weights(targets)  # refuse a bad class_weight before any rendering
+        return targets
 
     def _class_weights(self, codes: np.ndarray) -> np.ndarray | None:
         cw = self.class_weight
@@ -415,24 +408,29 @@ class SpectromerModel(ImageLearner):
 
     # -- the network ---------------------------------------------------------------------
     def _n_outputs(self) -> int:
-        if self.task == "classification":
-            return len(self.classes_)
-        return self.n_targets_ * (2 if self._loss_name() == "gaussian_nll" else 1)
+        gaussian = self.task == "regression" and self._loss_name() == "gaussian_nll"
+        return super()._n_outputs() * (2 if gaussian else 1)  # a mean and a variance
 
     def _build_module(self, initial: bool) -> Any:
-        return self._build(self.pretrained if initial else False)
+        return self._build(self._resolved()["pretrained"] if initial else False)
 
     def _build(self, pretrained: Any) -> Any:
         from .factory import create_model
+        from .weights import PretrainedWeightsUnavailable
 
-        return create_model(
-            self.backbone,
-            num_outputs=self._n_outputs(),
-            pretrained=pretrained,
-            img_size=self.image_size,
-            in_chans=self._in_chans(),
-            **(self.backbone_options or {}),
-        )
+        arch = self._resolved()
+        try:
+            return create_model(
+                arch["backbone"],
+                num_outputs=self._n_outputs(),
+                pretrained=pretrained,
+                img_size=arch["image_size"],
+                in_chans=self._in_chans(),
+                **(arch["backbone_options"] or {}),
+            )
+        except PretrainedWeightsUnavailable as err:  # the hint names what the user called
+            use = type(self).__name__ + "(backbone={backbone!r}, pretrained={file!r})"
+            raise err.naming(use) from err.__cause__
 
     def _in_chans(self) -> int:
         std = getattr(self, "standardizer_", None)
@@ -441,10 +439,9 @@ class SpectromerModel(ImageLearner):
 
     def _before_training(self, source: SpectrumSource, train_rows: np.ndarray) -> None:
         self.standardizer_ = None
-        if self.standardize is not None:
-            self.standardizer_ = PixelStandardizer.fit(
-                self._images(source[train_rows]), mode=self.standardize
-            )
+        mode = self._resolved()["standardize"]
+        if mode is not None:
+            self.standardizer_ = PixelStandardizer.fit(self._images(source[train_rows]), mode=mode)
 
     def _loss(self, targets: np.ndarray) -> Any:
         import torch
@@ -470,32 +467,6 @@ class SpectromerModel(ImageLearner):
 
         return loss_fn
 
-    def _monitor(self) -> str:
-        return "val_accuracy" if self.task == "classification" else "val_r2"
-
-    def _metrics(self, out: np.ndarray, y: np.ndarray) -> dict[str, float]:
-        if self.task == "classification":
-            from sklearn.metrics import accuracy_score, f1_score
-
-            pred = out.argmax(axis=1)
-            return {
-                "val_accuracy": float(accuracy_score(y, pred)),
-                "val_f1_macro": float(f1_score(y, pred, average="macro", zero_division=0)),
-            }
-        from sklearn.metrics import mean_absolute_error, r2_score
-
-        k = self.n_targets_
-        mean = out[:, :k] * self.target_scale_ + self.target_mean_
-        truth = y.reshape(len(y), -1) * self.target_scale_ + self.target_mean_
-        return {
-            "val_r2": float(r2_score(truth, mean)),
-            "val_mae": float(mean_absolute_error(truth, mean)),
-        }
-
-    def _fingerprint(self, codes: np.ndarray, source: SpectrumSource) -> dict[str, Any]:
-        digest = hashlib.sha256(np.ascontiguousarray(codes).tobytes()).hexdigest()[:16]
-        return {**super()._fingerprint(codes, source), "targets_sha256": digest}
-
     # -- fit -------------------------------------------------------------------------------
     def fit(
         self,
@@ -504,7 +475,9 @@ class SpectromerModel(ImageLearner):
         *,
         wavelength: Any = None,
         indices: Any = None,
+        validation: Any = None,
         resume: bool = False,
+        overwrite: bool = False,
     ) -> SpectromerModel:
         """Train on spectra ``X`` with targets ``y``.
 
@@ -521,18 +494,32 @@ class SpectromerModel(ImageLearner):
             Wavelength grid when ``X`` is a flux array.
         indices : array of int, optional
             Rows of a dataset to train on (e.g. a saved split's ``train``).
+        validation : (X_val, y_val), optional
+            Spectra and targets to validate on (and pick the best epoch by) instead of
+            holding out ``validation_fraction`` of ``X``, e.g. a saved split's
+            ``validation`` rows: ``(as_source(ds, indices=split["validation"]),
+            ds.labels("type")[split["validation"]])``.
         resume : bool
             Continue from the checkpoint in ``checkpoint_dir`` if there is one.
+
+        overwrite : bool
+            Start over, replacing the checkpoint of an earlier run in ``checkpoint_dir``
+            (without it, and without ``resume``, such a checkpoint is refused with
+            :class:`~spectromer.training.CheckpointExists`).
 
         Returns
         -------
         SpectromerModel
             ``self``, fitted.
         """
-        return super().fit(X, y, wavelength=wavelength, indices=indices, resume=resume)
+        self.__dict__.pop("_resolution", None)  # "auto" is resolved afresh by every fit
+        return super().fit(X, y, wavelength=wavelength, indices=indices, validation=validation,
+                           resume=resume, overwrite=overwrite)
 
     # -- inference -------------------------------------------------------------------------
-    def _outputs(self, X: Any, wavelength: Any, indices: Any, forward: Any = None) -> np.ndarray:
+    def _outputs(self, X: Any, wavelength: Any = None, indices: Any = None,
+                 forward: Any = None) -> np.ndarray:  # fmt: skip
+        """The base's outputs, averaged over ``test_time_augmentation`` augmented copies."""
         source = self._inference_source(X, wavelength, indices)
         n_tta = int(self.test_time_augmentation or 0) if forward is None else 0
         augment = (as_augmentation(self.augment) or Augmentation()) if n_tta else None
@@ -544,9 +531,7 @@ class SpectromerModel(ImageLearner):
             out = self._run(self.model_, data, forward=forward,
                             progress=bool(self.progress) and copy == 0)  # fmt: skip
             if n_tta and self.task == "classification":  # average probabilities
-                out = out - out.max(axis=1, keepdims=True)
-                out = np.exp(out)
-                out /= out.sum(axis=1, keepdims=True)
+                out = self._probabilities(out)
             total = out if total is None else total + out
         out = total / (n_tta + 1)
         if n_tta and self.task == "classification":
@@ -574,43 +559,15 @@ class SpectromerModel(ImageLearner):
             raise ValueError("return_std is for regression models")
         if return_std and self._loss_name() != "gaussian_nll":
             raise ValueError("return_std needs a model trained with loss='gaussian_nll'")
-        out = self._outputs(X, wavelength, indices)
-        if self.task == "classification":
-            return self.classes_[out.argmax(axis=1)]
-        k = self.n_targets_
-        mean = out[:, :k] * self.target_scale_ + self.target_mean_
-        shape = (len(out),) if self._target_ndim == 1 else (len(out), k)
-        mean = mean.reshape(shape)
         if not return_std:
-            return mean
+            return super().predict(X, wavelength=wavelength, indices=indices)
         import torch
 
-        var = torch.nn.functional.softplus(torch.from_numpy(out[:, k:])).numpy() + 1e-6
-        return mean, (np.sqrt(var) * self.target_scale_).reshape(shape)
-
-    @available_if(_is_classifier)
-    def predict_proba(self, X: Any, *, wavelength: Any = None, indices: Any = None) -> np.ndarray:
-        """Class probabilities, ``(n, len(classes_))`` (classification only).
-
-        A regressor has no ``predict_proba`` attribute at all (``hasattr`` is False).
-        """
         out = self._outputs(X, wavelength, indices)
-        out = out - out.max(axis=1, keepdims=True)
-        p = np.exp(out)
-        return p / p.sum(axis=1, keepdims=True)
-
-    def score(self, X: Any, y: Any = None, *, wavelength: Any = None, indices: Any = None) -> float:
-        """Accuracy (classification) or R^2 (regression) on ``X``, ``y``."""
-        source = self._as_source(X, wavelength, indices)
-        truth = self._targets(X, y, source, indices)
-        pred = self.predict(X, wavelength=wavelength, indices=indices)
-        if self.task == "classification":
-            from sklearn.metrics import accuracy_score
-
-            return float(accuracy_score(truth, pred))
-        from sklearn.metrics import r2_score
-
-        return float(r2_score(np.asarray(truth, dtype=float), pred))
+        mean = self._decode_outputs(out)
+        k = self.n_targets_
+        var = torch.nn.functional.softplus(torch.from_numpy(out[:, k:])).numpy()
+        return mean, (np.sqrt(var + 1e-6) * self.target_scale_).reshape(mean.shape)
 
     def transform(self, X: Any, *, wavelength: Any = None, indices: Any = None) -> np.ndarray:
         """Backbone embeddings (the features before the head), ``(n, embed_dim)``.
@@ -625,16 +582,11 @@ class SpectromerModel(ImageLearner):
 
     # -- persistence -------------------------------------------------------------------------
     def _fitted_config(self) -> dict[str, Any]:
-        fitted = {**super()._fitted_config(), "n_outputs": self._n_outputs()}
+        fitted = {**super()._fitted_config(), "n_outputs": self._n_outputs(),
+                  "resolved": jsonable(self._resolved())}  # fmt: skip
         std = getattr(self, "standardizer_", None)
         if std is not None:
             fitted["standardizer"] = {"mode": std.mode, "clip": float(std.clip)}
-        if self.task == "classification":
-            fitted["classes"] = self.classes_.tolist()
-        else:
-            fitted["target_mean"] = self.target_mean_.tolist()
-            fitted["target_scale"] = self.target_scale_.tolist()
-            fitted["target_ndim"] = int(self._target_ndim)
         return fitted
 
     def _fitted_tensors(self) -> dict[str, Any]:
@@ -649,14 +601,11 @@ class SpectromerModel(ImageLearner):
     def _restore_fitted(self, fitted: dict[str, Any], state: dict[str, Any], where: Path) -> None:
         from .persistence import CONFIG_NAME, WEIGHTS_NAME
 
+        # models saved before "auto" existed have explicit parameters: they resolve to them
+        resolution = fitted.get("resolved") or self._resolve()
+        self._check_resolution(resolution, where / CONFIG_NAME)
+        self._set_resolution(resolution)
         super()._restore_fitted(fitted, state, where)
-        if self.task == "classification":
-            self.classes_ = np.asarray(fitted["classes"])
-        else:
-            self.target_mean_ = np.asarray(fitted["target_mean"], dtype=np.float64)
-            self.target_scale_ = np.asarray(fitted["target_scale"], dtype=np.float64)
-            self.n_targets_ = len(self.target_mean_)
-            self._target_ndim = int(fitted["target_ndim"])
         if self._n_outputs() != int(fitted["n_outputs"]):
             raise ModelFileError(f"{where / CONFIG_NAME}: inconsistent output count in the config")
         self.standardizer_ = None

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from .weights import (
     PretrainedWeightsUnavailable,
-    _unavailable_message,
     check_hub_available,
     hub_weights_file,
     read_checkpoint_shapes,
@@ -327,8 +326,8 @@ def create_model(
         try:
             return _build(timm, backbone, size, dict(kwargs, pretrained=True))
         except OSError as err:  # hub errors, connection errors, urllib errors
-            raise PretrainedWeightsUnavailable(
-                _unavailable_message(backbone, f"the download failed ({err})")
+            raise PretrainedWeightsUnavailable.for_backbone(
+                backbone, f"the download failed ({err})"
             ) from err
     if isinstance(pretrained, (str, os.PathLike)):
         path = Path(pretrained).expanduser()

@@ -48,23 +48,26 @@ class ImageLearner(SpectrumLearner):
         super()._check_param_combinations()
         self._render_config()  # refuses a bad kind, size or render option now
 
+    def _image_params(self) -> tuple[Any, Any]:
+        """``image_size`` and ``render_options`` as rendered (hook: a learner may resolve them)."""
+        return self.image_size, self.render_options
+
     def _render_config(self) -> RenderConfig:
         """The RenderConfig of ``representation``, ``image_size`` and ``render_options``."""
-        clash = {"kind", "size"} & set(self.render_options or {})
+        size, options = self._image_params()
+        clash = {"kind", "size"} & set(options or {})
         if clash:
             raise ValueError(
                 f"render_options may not set {sorted(clash)}: use representation= and image_size="
             )
         try:
-            return RenderConfig(
-                kind=self.representation, size=self.image_size, **(self.render_options or {})
-            )
+            return RenderConfig(kind=self.representation, size=size, **(options or {}))
         except TypeError as err:
             raise ValueError(f"render_options: {err}") from None
         except ValueError as err:
             raise ValueError(
-                f"representation={self.representation!r}, image_size={self.image_size!r}, "
-                f"render_options={self.render_options!r}: {err}"
+                f"representation={self.representation!r}, image_size={size!r}, "
+                f"render_options={options!r}: {err}"
             ) from None
 
     def _prepare(self, source: SpectrumSource) -> None:

@@ -228,7 +228,9 @@ class MaskedImagePretrainer(ImageLearner):
         *,
         wavelength: Any = None,
         indices: Any = None,
+        validation: Any = None,
         resume: bool = False,
+        overwrite: bool = False,
     ) -> MaskedImagePretrainer:
         """Pretrain on spectra ``X`` (no labels: ``y`` is ignored).
 
@@ -246,15 +248,23 @@ class MaskedImagePretrainer(ImageLearner):
             Wavelength grid when ``X`` is a flux array.
         indices : array of int, optional
             Rows of a single dataset to use.
+        validation : spectra, optional
+            Spectra to validate on instead of holding out ``validation_fraction``.
         resume : bool
             Continue from the checkpoint in ``checkpoint_dir``.
+
+        overwrite : bool
+            Start over, replacing the checkpoint of an earlier run in ``checkpoint_dir``
+            (without it, and without ``resume``, such a checkpoint is refused with
+            :class:`~spectromer.training.CheckpointExists`).
 
         Returns
         -------
         MaskedImagePretrainer
             ``self``, fitted.
         """
-        super().fit(X, None, wavelength=wavelength, indices=indices, resume=resume)
+        super().fit(X, None, wavelength=wavelength, indices=indices, validation=validation,
+                    resume=resume, overwrite=overwrite)
         self.n_spectra_ = self.n_train_
         return self
 

@@ -54,8 +54,45 @@ class PretrainedWeightsUnavailable(RuntimeError):
     Raised by :func:`~spectromer.models.create_model` with ``pretrained=True`` when the
     weights are not in the local Hugging Face cache and the hub cannot be reached (no
     network, or ``HF_HUB_OFFLINE`` is set). The message says how to download them once
-    elsewhere and load them from a local file.
+    elsewhere and load them from a local file, in the words of the caller:
+    ``create_model(backbone, pretrained=FILE)`` from :func:`create_model`, and
+    :meth:`naming` gives the same error for another caller (the estimators name their
+    own parameter, the command line its option). ``backbone`` and ``reason`` are kept.
+
+    Examples
+    --------
+    >>> from spectromer.models.weights import PretrainedWeightsUnavailable
+    >>> err = PretrainedWeightsUnavailable.for_backbone("vit_tiny_patch16_224", "no network")
+    >>> "create_model('vit_tiny_patch16_224', pretrained='" in str(err)
+    True
+    >>> "SpectromerModel(backbone='vit_tiny_patch16_224', pretrained='" in str(
+    ...     err.naming("SpectromerModel(backbone={backbone!r}, pretrained={file!r})"))
+    True
     """
+
+    #: How :func:`create_model` users load a file (``{backbone}`` and ``{file}`` filled in).
+    CREATE_MODEL_USE = "create_model({backbone!r}, pretrained={file!r})"
+
+    def __init__(self, message: str, *, backbone: str | None = None,
+                 reason: str | None = None) -> None:  # fmt: skip
+        super().__init__(message)
+        self.backbone, self.reason = backbone, reason
+
+    @classmethod
+    def for_backbone(cls, backbone: str, reason: str,
+                     use: str = CREATE_MODEL_USE) -> PretrainedWeightsUnavailable:  # fmt: skip
+        """The error for ``backbone`` and ``reason``, its hint saying ``use`` (a template)."""
+        return cls(_unavailable_message(backbone, reason, use), backbone=backbone,
+                   reason=reason)  # fmt: skip
+
+    def naming(self, use: str) -> PretrainedWeightsUnavailable:
+        """The same error, its hint naming ``use`` (``{backbone}``, ``{file}`` filled in).
+
+        Returns ``self`` when the backbone or reason is unknown.
+        """
+        if self.backbone is None or self.reason is None:
+            return self
+        return self.for_backbone(self.backbone, self.reason, use)
 
 
 def hub_offline() -> bool:
@@ -263,18 +300,20 @@ def check_hub_available(backbone: str, timeout: float = 3.0) -> None:
         reason = f"{where} cannot be reached"
     else:
         return
-    raise PretrainedWeightsUnavailable(_unavailable_message(backbone, reason))
+    raise PretrainedWeightsUnavailable.for_backbone(backbone, reason)
 
 
-def _unavailable_message(backbone: str, reason: str) -> str:
-    """Text of :class:`PretrainedWeightsUnavailable` for ``backbone``."""
+def _unavailable_message(
+    backbone: str, reason: str, use: str = PretrainedWeightsUnavailable.CREATE_MODEL_USE
+) -> str:
+    """Text of :class:`PretrainedWeightsUnavailable` for ``backbone``; ``use`` loads a file."""
     name, _ = _weights_name(backbone)
     return (
         f"pretrained weights for {backbone!r} ({name}) cannot be downloaded here: {reason}, "
         "and they are not in the local Hugging Face cache. Download them once on a machine "
         f"with network access:\n\n    {save_snippet(backbone)}\n\n"
         "copy the file here and pass it as "
-        f"create_model({backbone!r}, pretrained='{name}.safetensors') "
+        f"{use.format(backbone=backbone, file=name + '.safetensors')} "
         "(a .pth or .bin state dict works too)."
     )
 

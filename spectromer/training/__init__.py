@@ -27,7 +27,14 @@ from ..spectra import (  # noqa: F401 - re-exported for earlier imports
     pad_arrays,
 )
 from .augment import SPEED_OF_LIGHT_KMS, Augmentation, as_augmentation
-from .callbacks import Callback, Checkpoint, CSVLogger, EarlyStopping, ProgressBar
+from .callbacks import (
+    Callback,
+    Checkpoint,
+    CheckpointExists,
+    CSVLogger,
+    EarlyStopping,
+    ProgressBar,
+)
 from .data import PixelStandardizer, RenderedBatches, make_loader
 from .engine import (
     CheckpointMismatch,
@@ -57,6 +64,7 @@ __all__ = [
     "Checkpoint",
     "CSVLogger",
     "CheckpointMismatch",
+    "CheckpointExists",
     "DistributedContext",
     "distributed_context",
     "select_device",

@@ -35,6 +35,7 @@ __all__ = [
     "Checkpoint",
     "CSVLogger",
     "CheckpointMismatch",
+    "CheckpointExists",
     "CHECKPOINT_NAME",
     "HISTORY_NAME",
 ]
@@ -51,6 +52,88 @@ _EARLY_STOPPING_KEYS = ("best_metric", "best_epoch", "best_state", "bad_epochs")
 
 class CheckpointMismatch(ValueError):
     """A checkpoint was written by a different training run than the one resuming it."""
+
+
+class CheckpointExists(FileExistsError):
+    """A fresh training run would overwrite the checkpoint of an earlier one.
+
+    Raised before the first epoch, so the earlier run's checkpoint is untouched.
+    ``path`` is the checkpoint file, ``epoch`` its last finished epoch (None if it could
+    not be read), ``epochs`` the epochs that run was set to (None if unknown). The
+    message names how to continue or replace it: ``resume`` and ``overwrite`` are the
+    words of the caller (``"resume=True"``/``"overwrite=True"`` for the library,
+    ``"--resume"``/``"--overwrite"`` on the command line).
+
+    Examples
+    --------
+    >>> from spectromer.training import CheckpointExists
+    >>> err = CheckpointExists("runs/a/checkpoint.pt", 4, 10)
+    >>> print(err)  # doctest: +NORMALIZE_WHITESPACE
+    runs/a holds the checkpoint of an earlier training run (epoch 4 of 10 done); pass
+    resume=True to continue it, or overwrite=True to start over and replace it
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        epoch: int | None,
+        epochs: int | None = None,
+        *,
+        resume: str = "resume=True",
+        overwrite: str = "overwrite=True",
+    ) -> None:
+        self.path, self.epoch, self.epochs = Path(path), epoch, epochs
+        done = "unreadable" if epoch is None else f"epoch {epoch}"
+        if epoch is not None and epochs is not None:
+            done += f" of {epochs}"
+        super().__init__(
+            f"{self.path.parent} holds the checkpoint of an earlier training run "
+            f"({done}{'' if epoch is None else ' done'}); pass {resume} to continue it, or "
+            f"{overwrite} to start over and replace it"
+        )
+
+    def reworded(self, *, resume: str, overwrite: str) -> CheckpointExists:
+        """The same error, naming the options of another caller (e.g. the command line)."""
+        return CheckpointExists(self.path, self.epoch, self.epochs,
+                                resume=resume, overwrite=overwrite)  # fmt: skip
+
+
+def checkpoint_progress(path: str | os.PathLike) -> tuple[int | None, int | None]:
+    """The last finished epoch of a checkpoint file and the run's epochs (None: unknown).
+
+    Reads the file memory-mapped, so the weights are not loaded.
+
+    Examples
+    --------
+    >>> from spectromer.training.callbacks import checkpoint_progress
+    >>> checkpoint_progress("no/such/checkpoint.pt")
+    (None, None)
+    """
+    import torch
+
+    try:
+        state = torch.load(Path(path), map_location="cpu", weights_only=False, mmap=True)
+    except Exception:  # noqa: BLE001 - a missing, foreign or broken file: unknown
+        return None, None
+    if not isinstance(state, dict):
+        return None, None
+    epoch = state.get("epoch")
+    epochs = state.get("fingerprint", {}).get("settings", {}).get("epochs")
+    return (None if epoch is None else int(epoch)), (None if epochs is None else int(epochs))
+
+
+def refuse_overwrite(path: str | os.PathLike) -> None:
+    """Raise :class:`CheckpointExists` if the checkpoint file ``path`` exists.
+
+    What a fresh run (not resuming, not told to overwrite) checks before its first epoch.
+
+    Examples
+    --------
+    >>> from spectromer.training.callbacks import refuse_overwrite
+    >>> refuse_overwrite("no/such/checkpoint.pt")  # nothing there: nothing to refuse
+    """
+    if Path(path).exists():
+        raise CheckpointExists(path, *checkpoint_progress(path))
 
 
 class Callback:
@@ -349,7 +432,14 @@ class Checkpoint(Callback):
     random state, the history, the fingerprint of the run and every callback's
     :meth:`~Callback.state_dict` (the best weights so far among them). ``Trainer.fit(...,
     resume=True)`` reads it back (see :meth:`read`) and continues exactly where the run
-    stopped. ``Trainer(checkpoint_dir=...)`` adds one. Main process only.
+    stopped. ``Trainer(checkpoint_dir=...)`` adds one. Files are written on the main
+    process only.
+
+    A run that starts afresh (nothing resumed) refuses, before its first epoch, to
+    replace the checkpoint of an earlier run with :class:`CheckpointExists` (naming the
+    folder and the epoch it holds) unless ``overwrite`` is True
+    (``Trainer.fit(..., overwrite=True)``); a resumed run says "resuming from epoch N"
+    when the trainer shows progress.
 
     Parameters
     ----------
@@ -357,6 +447,8 @@ class Checkpoint(Callback):
         Folder of the checkpoint (created).
     filename : str
         File name in it.
+    overwrite : bool
+        Let a fresh run replace an existing checkpoint.
 
     Examples
     --------
@@ -365,8 +457,24 @@ class Checkpoint(Callback):
     'runs/a/checkpoint.pt'
     """
 
-    def __init__(self, directory: str | os.PathLike, filename: str = CHECKPOINT_NAME) -> None:
+    def __init__(self, directory: str | os.PathLike, filename: str = CHECKPOINT_NAME, *,
+                 overwrite: bool = False) -> None:  # fmt: skip
         self.path = Path(directory) / filename
+        self.overwrite = bool(overwrite)
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        if trainer.epoch == 0:  # a fresh run (a resumed one has restored epochs)
+            if not self.overwrite:
+                refuse_overwrite(self.path)  # on every process, so all of them stop
+        elif trainer.is_main and getattr(trainer, "progress", False):
+            from tqdm.auto import tqdm
+
+            total = trainer.settings.epochs
+            tqdm.write(
+                f"resuming from epoch {trainer.epoch + 1} of {total} ({self.path})"
+                if trainer.epoch < total
+                else f"resuming: all {total} epochs are done already ({self.path})"
+            )
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, Any]) -> None:
         if not trainer.is_main:

@@ -3,9 +3,32 @@ checkpoints, early stopping and distributed data parallel.
 
 One :class:`Trainer` runs on one CPU, one GPU, or many GPUs/processes under
 ``torchrun`` (PyTorch's ``DistributedDataParallel``; NCCL on CUDA, gloo on CPU). It
-knows nothing about spectra: it trains a ``torch.nn.Module`` on a
-:class:`~spectromer.training.RenderedBatches` with a loss and a validation metric
-given by the caller (:class:`~spectromer.SpectromerModel`).
+knows nothing about spectra: it trains a ``torch.nn.Module`` with a loss and
+validation metrics given by the caller (a :class:`~spectromer.models.base.SpectrumLearner`)
+on *training data*, any object of this form (what the learner's ``_training_data``
+returns; :class:`~spectromer.training.RenderedBatches` is one, for images):
+
+``len(data)``
+    The number of spectra.
+``data.set_epoch(epoch)``
+    Called before each training epoch, so that augmentations depend on the epoch (and
+    are the same after a resume and in every loader worker).
+``data.targets``
+    A settable attribute: one target per spectrum (what ``loss_fn`` and ``evaluate``
+    get at validation), or None. :func:`predict_outputs` sets it to None while it runs.
+``data[rows]``
+    For a list of row numbers (one batch): ``(inputs, targets)``, where ``inputs`` is
+    *one* tensor with one row per spectrum (the model is called as ``model(inputs)``;
+    pack a padding mask into it as a channel) and ``targets`` is the tensor of
+    ``data.targets[rows]``; while ``data.targets`` is None, ``(inputs, rows)`` instead,
+    ``rows`` as an int64 tensor, so that outputs go back in order (also across
+    processes).
+
+The model returns one row of outputs per spectrum; ``loss_fn(outputs, targets)`` is a
+scalar tensor, called on every training batch and once on the gathered outputs of the
+whole validation set (so a self-supervised model returns its loss per spectrum as its
+outputs, with ``loss_fn = lambda out, _: out.mean()``). With ``num_workers > 0`` the
+data are pickled into the loader's worker processes.
 """
 
 from __future__ import annotations
@@ -423,7 +446,7 @@ class Trainer:
         ramp = LinearLR(optimizer, start_factor=1.0 / (warm + 1), end_factor=1.0, total_iters=warm)
         return SequentialLR(optimizer, [ramp, cosine], milestones=[warm])
 
-    def _build_callbacks(self, extra: list[Callback]) -> list[Callback]:
+    def _build_callbacks(self, extra: list[Callback], overwrite: bool = False) -> list[Callback]:
         """Built-in callbacks (early stopping, progress, checkpoint, history), then ``extra``."""
         extra = [*self.callbacks, *extra]
         stopper = next((cb for cb in extra if isinstance(cb, EarlyStopping)), None)
@@ -435,7 +458,7 @@ class Trainer:
             built.append(ProgressBar())
         if self.checkpoint_dir is not None:
             built += [
-                Checkpoint(self.checkpoint_dir),
+                Checkpoint(self.checkpoint_dir, overwrite=overwrite),
                 CSVLogger(self.checkpoint_dir / HISTORY_NAME),
             ]
         return built + [cb for cb in extra if cb is not stopper]
@@ -501,19 +524,28 @@ class Trainer:
         val: RenderedBatches | None = None,
         *,
         resume: bool = False,
+        overwrite: bool = False,
         callbacks: Sequence[Callback] | None = None,
     ) -> list[dict[str, Any]]:
         """Train; return the per-epoch history (also kept in ``self.history``).
 
+        ``train`` and ``val`` are training data as the module docstring describes
+        (``len``, ``set_epoch``, a ``targets`` attribute, items ``(inputs, targets)``
+        by lists of rows; :class:`~spectromer.training.RenderedBatches` is one); without
+        ``val`` (or ``evaluate``) there is no validation.
+
         With ``resume=True`` and a checkpoint in ``checkpoint_dir`` (or of a
         :class:`~spectromer.training.Checkpoint` callback) training continues where it
         stopped, exactly (weights, optimiser, schedule, random state, data order and
-        augmentations); without a checkpoint it starts afresh. ``callbacks`` are added,
-        for this call only, after the trainer's own.
+        augmentations); without a checkpoint it starts afresh. A run that starts
+        afresh next to the checkpoint of an earlier run raises
+        :class:`~spectromer.training.CheckpointExists` before its first epoch (the
+        earlier checkpoint is kept) unless ``overwrite=True``, which starts over and
+        replaces it. ``callbacks`` are added, for this call only, after the trainer's own.
         """
         self.ctx = distributed_context(self.device)
         try:
-            self._setup(train, _check_callbacks(callbacks, "fit(callbacks=...)"))
+            self._setup(train, _check_callbacks(callbacks, "fit(callbacks=...)"), overwrite)
             if resume:
                 self._restore()
             self._call("on_fit_start")
@@ -531,7 +563,9 @@ class Trainer:
         finally:
             self.ctx.close()
 
-    def _setup(self, train: RenderedBatches, extra: list[Callback]) -> None:
+    def _setup(
+        self, train: RenderedBatches, extra: list[Callback], overwrite: bool = False
+    ) -> None:
         """A fresh run: network on the device (DDP-wrapped), loader, optimiser, callbacks."""
         torch, s, dev = self._torch, self.settings, self.device
         self.model = self.model.to(dev)
@@ -558,7 +592,7 @@ class Trainer:
             "cuda", enabled=dev.type == "cuda" and self.dtype == torch.float16
         )
         self.history, self.epoch, self.stop_training = [], 0, False
-        self.active_callbacks = self._build_callbacks(extra)
+        self.active_callbacks = self._build_callbacks(extra, overwrite)
 
     def _restore(self) -> None:
         """Load the first checkpoint callback's file, if there is one."""
@@ -652,10 +686,14 @@ def predict_outputs(
     ctx: DistributedContext | None = None,
     forward: Callable[[Any, Any], Any] | None = None,
 ) -> tuple[np.ndarray, float]:
-    """Run a model over every spectrum of ``data`` in order; return outputs and images/s.
+    """Run a model over every spectrum of ``data`` in order; return outputs and spectra/s.
 
-    In a distributed run each process handles its share and the outputs are gathered,
-    so every process returns all of them.
+    ``data`` is training data as the module docstring describes
+    (:class:`~spectromer.training.RenderedBatches` is one): while this runs its
+    ``targets`` attribute is None, so its items are ``(inputs, rows)`` and the outputs,
+    one row per spectrum (``model(inputs)``, or ``forward(model, inputs)``), are put
+    back in the order of ``data``. In a distributed run each process handles its share
+    and the outputs are gathered, so every process returns all of them.
 
     Examples
     --------
