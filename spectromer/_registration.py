@@ -31,11 +31,16 @@ def _register() -> None:
 
     A module already in ``sys.modules`` is imported, or being imported, and
     registers when its import completes; importing it again here would see it
-    half-initialised.
+    half-initialised. :mod:`spectromer.imaging` installs ``Spectrum.to_image``
+    on import only if specutils is already imported, so it is installed here
+    (idempotently) for an imaging package imported before specutils.
     """
     for name in _REGISTERING:
         if name not in sys.modules:
             importlib.import_module(name)
+    imaging = sys.modules["spectromer.imaging"]  # imported before specutils: install now
+    if hasattr(imaging, "install_spectrum_method"):
+        imaging.install_spectrum_method()
 
 
 class _AfterSpecutils(importlib.abc.MetaPathFinder):

@@ -30,8 +30,13 @@ def test_import_spectromer_is_light():
     assert _modules_after("import spectromer")["heavy"] == []
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["info", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["--version"]]
+    + [[name, "--help"] for name in __import__("spectromer.cli").cli._COMMANDS],
+)
 def test_cli_help_imports_nothing_heavy(argv):
+    """Issue 13: ``train --help`` (and pretrain, render) imported scikit-learn and specutils."""
     result = _modules_after(
         f"from spectromer.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass"
     )
@@ -66,3 +71,24 @@ def test_lazy_names_of_the_package():
     assert set(spectromer.__all__) <= set(dir(spectromer))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         spectromer.nope  # noqa: B018
+
+
+def test_every_sub_command_is_probed():
+    from spectromer.cli import _COMMANDS
+
+    expected = {"info", "ingest", "render", "pretrain", "train", "predict", "benchmark", "fetch"}
+    assert expected <= set(_COMMANDS)
+
+
+def test_estimator_options_are_left_unset_unless_given():
+    """Not given, an option sets no parameter: the estimator's own default applies."""
+    from spectromer.cli import build_parser
+    from spectromer.cli.train import NEGATED_FLAGS, TRAIN_OPTIONS, estimator_params
+
+    args = build_parser(["train"]).parse_args(["train", "sample", "--label", "type", "--out", "m"])
+    assert estimator_params(args, TRAIN_OPTIONS) == {}
+    args = build_parser(["train"]).parse_args(
+        ["train", "sample", "--label", "type", "--out", "m", "--epochs", "3", "--no-augment"]
+    )
+    assert estimator_params(args, TRAIN_OPTIONS) == {"epochs": 3, "augment": False}
+    assert set(NEGATED_FLAGS.values()) == {"augment", "progress"}

@@ -5,17 +5,17 @@ from __future__ import annotations
 import argparse
 
 from .train import (
+    ESTIMATOR_DEFAULT,
     _option,
     add_hardware_arguments,
     add_image_arguments,
-    estimator_defaults,
     estimator_params,
     fit_from_command_line,
     render_options,
 )
 
 #: ``spectromer pretrain`` options (argparse names) and the MaskedImagePretrainer
-#: parameters they set; each option's default is that parameter's default.
+#: parameters they set; an option not given sets nothing, so the parameter keeps its default.
 PRETRAIN_OPTIONS = {
     "backbone": "backbone",
     "kind": "representation",
@@ -34,9 +34,7 @@ PRETRAIN_OPTIONS = {
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``pretrain`` sub-command."""
-    from spectromer.models import MaskedImagePretrainer
-
-    d = estimator_defaults(MaskedImagePretrainer)
+    d = ESTIMATOR_DEFAULT  # every estimator option: MaskedImagePretrainer's default unless given
     p = subparsers.add_parser(
         "pretrain",
         help="pretrain a vision transformer on unlabelled spectra (masked autoencoder)",
@@ -47,29 +45,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "saved to --out (a .safetensors file) for `spectromer train --pretrained FILE`, "
             "which must use the same image and backbone options. With --split, only the "
             "saved split's training rows of the first DATASET are used, so that no test "
-            "spectrum is seen."
+            "spectrum is seen. Options not given keep the defaults of MaskedImagePretrainer "
+            "(see its documentation)."
         ),
     )
     p.add_argument("datasets", nargs="+", metavar="DATASET", help="dataset .h5 files or sample")
     p.add_argument("--out", "-o", required=True, metavar="FILE", help="backbone .safetensors")
     p.add_argument("--split", metavar="NAME", help="use only this split's train rows of DATASET 1")
     g = p.add_argument_group("model")
-    g.add_argument("--backbone", default=d["backbone"], help="timm ViT name")
+    g.add_argument("--backbone", default=d, help="timm ViT name (default: MaskedImagePretrainer's)")
     g.add_argument(
         "--backbone-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
         help="timm constructor option, e.g. depth=6 or patch_size=8 (repeatable)",
     )  # fmt: skip
-    g.add_argument("--mask-ratio", type=float, default=d["mask_ratio"],
+    g.add_argument("--mask-ratio", type=float, default=d,
                    help="fraction of patches hidden")  # fmt: skip
-    add_image_arguments(p, d)
+    add_image_arguments(p, "MaskedImagePretrainer")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=d["epochs"])
-    t.add_argument("--batch-size", type=int, default=d["batch_size"])
-    t.add_argument("--lr", type=float, default=d["lr"], help="peak learning rate")
-    t.add_argument("--no-augment", action="store_true", help="no augmentations")
-    t.add_argument("--seed", type=int, default=d["random_state"],
+    t.add_argument("--epochs", type=int, default=d)
+    t.add_argument("--batch-size", type=int, default=d)
+    t.add_argument("--lr", type=float, default=d, help="peak learning rate")
+    t.add_argument("--no-augment", action="store_true", default=d, help="no augmentations")
+    t.add_argument("--seed", type=int, default=d,
                    help="random seed (default: a fresh one)")  # fmt: skip
-    add_hardware_arguments(p, checkpoint_help="checkpoint every epoch there", defaults=d)
+    add_hardware_arguments(p, checkpoint_help="checkpoint every epoch there",
+                           estimator="MaskedImagePretrainer")  # fmt: skip
     p.set_defaults(func=run)
     return p
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import ast
-import inspect
+import importlib
 import os
+from collections.abc import Callable
 from typing import Any
 
+#: The default of every estimator option: not given, the option sets nothing, so the
+#: estimator's own default applies (and ``--help`` need not import the estimator).
+ESTIMATOR_DEFAULT = argparse.SUPPRESS
+
 #: ``spectromer train`` options (argparse names) and the SpectromerModel parameters they
-#: set; each option's default is that parameter's default.
+#: set; an option not given sets nothing, so the parameter keeps its default.
 TRAIN_OPTIONS = {
     "task": "task",
     "backbone": "backbone",
@@ -36,36 +41,57 @@ TRAIN_OPTIONS = {
 NEGATED_FLAGS = {"no_augment": "augment", "no_progress": "progress"}
 
 
-def estimator_defaults(cls: type) -> dict[str, Any]:
-    """The default of every parameter of an estimator's ``__init__``.
+def lazy_choice(module: str, attribute: str) -> Callable[[str], str]:
+    """An option ``type`` accepting the names in ``module.attribute``, imported when used.
+
+    Use it instead of ``choices=`` for choices that live in a heavy module: argparse
+    lists ``choices`` in ``--help`` (importing them); this imports the module only when
+    a value is parsed, and a wrong value's error lists the choices.
 
     Examples
     --------
-    >>> from spectromer import SpectromerModel
-    >>> from spectromer.cli.train import estimator_defaults
-    >>> estimator_defaults(SpectromerModel)["backbone"]
-    'auto'
+    >>> from spectromer.cli.train import lazy_choice
+    >>> task = lazy_choice("spectromer.models.estimator", "TASKS")
+    >>> task("regression")
+    'regression'
+    >>> task("colour")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: invalid choice: 'colour' (choose from classification, regression)
     """
-    return {
-        name: p.default
-        for name, p in inspect.signature(cls.__init__).parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
+
+    def parse(text: str) -> str:
+        names = tuple(getattr(importlib.import_module(module), attribute))
+        if text not in names:
+            raise argparse.ArgumentTypeError(
+                f"invalid choice: {text!r} (choose from {', '.join(names)})"
+            )
+        return text
+
+    parse.__name__ = attribute.lower().rstrip("s")  # argparse names the type in errors
+    return parse
 
 
 def estimator_params(args: argparse.Namespace, options: dict[str, str]) -> dict[str, Any]:
     """Estimator parameters from parsed arguments: ``options`` and the ``--no-X`` flags.
+
+    Only the options given are set (their defaults are :data:`ESTIMATOR_DEFAULT`, which
+    leaves them out of ``args``): the others keep the estimator's defaults.
 
     Examples
     --------
     >>> import argparse
     >>> from spectromer.cli.train import estimator_params
     >>> estimator_params(argparse.Namespace(seed=1, no_augment=True, no_progress=False),
-    ...                  {"seed": "random_state"})
+    ...                  {"seed": "random_state", "epochs": "epochs"})
     {'random_state': 1, 'augment': False, 'progress': True}
+    >>> estimator_params(argparse.Namespace(), {"seed": "random_state"})
+    {}
     """
-    params = {param: getattr(args, dest) for dest, param in options.items()}
-    params.update({param: not getattr(args, flag) for flag, param in NEGATED_FLAGS.items()})
+    given = vars(args)
+    params = {param: given[dest] for dest, param in options.items() if dest in given}
+    params.update({param: not given[flag] for flag, param in NEGATED_FLAGS.items()
+                   if flag in given})  # fmt: skip
     return params
 
 
@@ -100,16 +126,18 @@ def _pretrained(text: str) -> bool | str:
     return text
 
 
-def add_image_arguments(p: argparse.ArgumentParser, defaults: dict[str, Any]) -> None:
+def add_image_arguments(p: argparse.ArgumentParser, estimator: str) -> None:
     """The ``images`` argument group (shared by ``train`` and ``pretrain``).
 
-    ``defaults`` are the estimator's (:func:`estimator_defaults`).
+    ``estimator`` names the estimator whose defaults apply, for the help.
     """
     from spectromer.imaging import FILL_ORDERS, GRIDS, KINDS, NORMALIZATIONS
 
     r = p.add_argument_group("images")
-    r.add_argument("--kind", choices=KINDS, default=defaults["representation"])
-    r.add_argument("--image-size", type=int, default=defaults["image_size"])
+    r.add_argument("--kind", choices=KINDS, default=ESTIMATOR_DEFAULT,
+                   help=f"image kind (default: {estimator}'s representation)")  # fmt: skip
+    r.add_argument("--image-size", type=int, default=ESTIMATOR_DEFAULT,
+                   help=f"image size in pixels (default: {estimator}'s)")  # fmt: skip
     r.add_argument("--fill-order", choices=FILL_ORDERS, default=None)
     r.add_argument("--grid", choices=GRIDS, default=None)
     r.add_argument("--normalization", choices=NORMALIZATIONS, default=None)
@@ -120,25 +148,28 @@ def add_image_arguments(p: argparse.ArgumentParser, defaults: dict[str, Any]) ->
 
 
 def add_hardware_arguments(
-    p: argparse.ArgumentParser, checkpoint_help: str, defaults: dict[str, Any]
+    p: argparse.ArgumentParser, checkpoint_help: str, estimator: str
 ) -> None:
     """The ``hardware and checkpoints`` argument group (shared by ``train`` and ``pretrain``).
 
-    ``defaults`` are the estimator's (:func:`estimator_defaults`).
+    ``estimator`` names the estimator whose defaults apply, for the help.
     """
     from spectromer.training.engine import PRECISIONS
 
     h = p.add_argument_group("hardware and checkpoints")
-    h.add_argument("--device", default=defaults["device"], help="auto, cpu, cuda, cuda:1, mps")
-    h.add_argument("--precision", choices=PRECISIONS, default=defaults["precision"])
-    h.add_argument("--num-workers", type=int, default=defaults["num_workers"],
-                   help="data-loader processes")  # fmt: skip
-    h.add_argument("--checkpoint-dir", default=defaults["checkpoint_dir"], help=checkpoint_help)
+    h.add_argument("--device", default=ESTIMATOR_DEFAULT,
+                   help=f"auto, cpu, cuda, cuda:1, mps (default: {estimator}'s)")  # fmt: skip
+    h.add_argument("--precision", choices=PRECISIONS, default=ESTIMATOR_DEFAULT,
+                   help=f"default: {estimator}'s")  # fmt: skip
+    h.add_argument("--num-workers", type=int, default=ESTIMATOR_DEFAULT,
+                   help=f"data-loader processes (default: {estimator}'s)")  # fmt: skip
+    h.add_argument("--checkpoint-dir", default=None, help=checkpoint_help)
     h.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     h.add_argument("--overwrite", action="store_true",
                    help="start over, replacing the checkpoint of an earlier run (without "
                         "--resume or this, an existing checkpoint is refused)")  # fmt: skip
-    h.add_argument("--no-progress", action="store_true", help="no progress bars")
+    h.add_argument("--no-progress", action="store_true", default=ESTIMATOR_DEFAULT,
+                   help="no progress bars")  # fmt: skip
 
 
 def fit_from_command_line(learner: Any, *args: Any, resume: bool, overwrite: bool,
@@ -174,10 +205,7 @@ def render_options(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``train`` sub-command."""
-    from spectromer.models.estimator import LOSSES, TASKS, SpectromerModel
-
-    d = estimator_defaults(SpectromerModel)
-
+    d = ESTIMATOR_DEFAULT  # every estimator option: SpectromerModel's default unless given
     p = subparsers.add_parser(
         "train",
         help="fine-tune a vision transformer on a dataset and save the model",
@@ -188,22 +216,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "With --split the saved split's 'train' rows are used for fitting, its 'validation' "
             "rows (if any, instead of --validation-fraction) to pick the best epoch, and its "
             "'test' rows are scored at the end. Run it under `torchrun --nproc_per_node=N -m "
-            "spectromer train ...` for distributed data parallel training on N GPUs or processes."
+            "spectromer train ...` for distributed data parallel training on N GPUs or processes. "
+            "Options not given keep the defaults of SpectromerModel (see its documentation)."
         ),
     )
     p.add_argument("dataset", metavar="DATASET", help="a SpectraDataset .h5 file, or sample")
     p.add_argument("--label", required=True, help="metadata column to predict (e.g. subclass)")
     p.add_argument("--out", "-o", required=True, metavar="DIR", help="folder for the model")
-    p.add_argument("--task", choices=TASKS, default=d["task"])
+    p.add_argument("--task", type=lazy_choice("spectromer.models.estimator", "TASKS"),
+                   default=d, metavar="TASK",
+                   help="classification or regression (default: SpectromerModel's)")  # fmt: skip
     p.add_argument("--split", metavar="NAME", help="use a split saved in the dataset")
     g = p.add_argument_group("model")
-    g.add_argument("--backbone", default=d["backbone"],
+    g.add_argument("--backbone", default=d,
                    help="timm model name, or auto (the default: ViT-B/16 on a CUDA GPU, the "
                         "small measured CPU preset elsewhere)")  # fmt: skip
     g.add_argument(
         "--pretrained",
         type=_pretrained,
-        default=d["pretrained"],
+        default=d,
         metavar="auto|imagenet|none|PATH",
         help="initial weights: auto (the default: imagenet on a CUDA GPU, none elsewhere), "
         "imagenet (needs network or a hub cache), none (train from scratch) or a local file",
@@ -216,30 +247,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         metavar="KEY=VALUE",
         help="timm constructor option, e.g. depth=6 or patch_size=8 (repeatable)",
     )
-    g.add_argument("--loss", choices=LOSSES, default=d["loss"])
-    add_image_arguments(p, d)
+    g.add_argument("--loss", type=lazy_choice("spectromer.models.estimator", "LOSSES"),
+                   default=d, metavar="LOSS",
+                   help="training loss (default: SpectromerModel's; a wrong name lists the "
+                        "choices)")  # fmt: skip
+    add_image_arguments(p, "SpectromerModel")
     g.add_argument(
-        "--standardize", choices=("append", "replace", None, "auto"), default=d["standardize"],
+        "--standardize", choices=("append", "replace", None, "auto"), default=d,
         type=lambda text: None if text == "none" else text, metavar="append|replace|none|auto",
         help="per-pixel (per-wavelength) z-scores fitted on the training images, as extra "
              "channels (append) or instead of the plain ones (replace); none; auto (the "
              "default): append with the CPU preset of --backbone auto, none otherwise",
     )  # fmt: skip
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=d["epochs"])
-    t.add_argument("--batch-size", type=int, default=d["batch_size"])
-    t.add_argument("--lr", type=_learning_rate, default=d["lr"], help="peak learning rate or auto")
-    t.add_argument("--weight-decay", type=float, default=d["weight_decay"])
-    t.add_argument("--warmup", type=float, default=d["warmup"], help="warm-up epochs")
-    t.add_argument("--label-smoothing", type=float, default=d["label_smoothing"])
-    t.add_argument("--class-weight", choices=("balanced",), default=d["class_weight"])
-    t.add_argument("--no-augment", action="store_true", help="no augmentations")
-    t.add_argument("--validation-fraction", type=float, default=d["validation_fraction"])
-    t.add_argument("--early-stopping", type=int, default=d["early_stopping"], metavar="EPOCHS",
+    t.add_argument("--epochs", type=int, default=d)
+    t.add_argument("--batch-size", type=int, default=d)
+    t.add_argument("--lr", type=_learning_rate, default=d, help="peak learning rate or auto")
+    t.add_argument("--weight-decay", type=float, default=d)
+    t.add_argument("--warmup", type=float, default=d, help="warm-up epochs")
+    t.add_argument("--label-smoothing", type=float, default=d)
+    t.add_argument("--class-weight", choices=("balanced",), default=d)
+    t.add_argument("--no-augment", action="store_true", default=d, help="no augmentations")
+    t.add_argument("--validation-fraction", type=float, default=d)
+    t.add_argument("--early-stopping", type=int, default=d, metavar="EPOCHS",
                    help="patience (default: no early stopping)")  # fmt: skip
-    t.add_argument("--seed", type=int, default=d["random_state"],
+    t.add_argument("--seed", type=int, default=d,
                    help="random seed (default: a fresh one)")  # fmt: skip
-    add_hardware_arguments(p, checkpoint_help="default: OUT/checkpoints", defaults=d)
+    add_hardware_arguments(p, checkpoint_help="default: OUT/checkpoints",
+                           estimator="SpectromerModel")  # fmt: skip
     p.set_defaults(func=run)
     return p
 
@@ -279,13 +314,6 @@ def run(args: argparse.Namespace) -> int:
 
     from ._common import open_dataset
 
-    ds = open_dataset(args.dataset)
-    train, val, test, dropped = _rows(ds, args.label, args.split, args.task)
-    main = int(os.environ.get("RANK", "0")) == 0
-    if dropped and main:
-        print(f"{dropped} spectra have no {args.label!r} and are left out")
-    if train.size < 2:
-        raise ValueError(f"{args.dataset}: fewer than 2 spectra with a {args.label!r} label")
     out = Path(args.out)
     model = SpectromerModel(
         **estimator_params(args, TRAIN_OPTIONS),
@@ -293,9 +321,18 @@ def run(args: argparse.Namespace) -> int:
         backbone_options=dict(args.backbone_option) or None,
         checkpoint_dir=args.checkpoint_dir or str(out / "checkpoints"),
     )
+    task = model.task
+    ds = open_dataset(args.dataset)
+    train, val, test, dropped = _rows(ds, args.label, args.split, task)
+    main = int(os.environ.get("RANK", "0")) == 0
+    if dropped and main:
+        print(f"{dropped} spectra have no {args.label!r} and are left out")
+    if train.size < 2:
+        raise ValueError(f"{args.dataset}: fewer than 2 spectra with a {args.label!r} label")
+
     def targets(rows: Any) -> Any:
         labels = ds.labels(args.label)[rows]
-        return labels if args.task == "classification" else labels.astype(float)
+        return labels if task == "classification" else labels.astype(float)
 
     validation = None
     if val is not None:  # the split's validation rows, not a fraction of its training rows
@@ -310,7 +347,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     model.save(out)
     best = model.history_[model.best_epoch_ - 1] if model.history_ else {}
-    metric = "val_accuracy" if args.task == "classification" else "val_r2"
+    metric = "val_accuracy" if task == "classification" else "val_r2"
     weights = {True: "ImageNet weights", False: "from scratch"}.get(model.pretrained_,
                                                                    model.pretrained_)  # fmt: skip
     print(f"model: {model.backbone_} at {model.image_size_} px ({weights}), "
@@ -320,10 +357,10 @@ def run(args: argparse.Namespace) -> int:
         line += f"; best epoch {model.best_epoch_}: {metric} {best[metric]:.4f}"
     print(line)
     if test is not None and test.size:
-        y_test = args.label if args.task == "classification" else ds.labels(args.label)[test]
-        score = model.score(ds, np.asarray(y_test, float) if args.task == "regression" else y_test,
+        y_test = args.label if task == "classification" else ds.labels(args.label)[test]
+        score = model.score(ds, np.asarray(y_test, float) if task == "regression" else y_test,
                             indices=test)  # fmt: skip
-        name = "accuracy" if args.task == "classification" else "R^2"
+        name = "accuracy" if task == "classification" else "R^2"
         print(f"test {name} on split {args.split!r} ({test.size} spectra): {score:.4f}")
     print(f"saved the model to {out}")
     return 0

@@ -12,6 +12,8 @@
   Hilbert) and pixel-to-value index maps.
 """
 
+import sys as _sys
+
 from . import reference as _reference  # noqa: F401 - attaches the published renderers
 from .accessor import install_spectrum_method
 from .config import DEFAULT_WAVE_RANGE, GRIDS, KINDS, NORMALIZATIONS, RenderConfig
@@ -39,4 +41,8 @@ __all__ = [
     "install_spectrum_method",
 ]
 
-install_spectrum_method()
+# ``Spectrum.to_image`` now if specutils is imported; otherwise
+# :mod:`spectromer._registration` installs it right after specutils is imported,
+# so that importing this package (``spectromer render --help``) stays light.
+if "specutils" in _sys.modules:
+    install_spectrum_method()
