@@ -183,6 +183,7 @@ def test_confusion_matrix_has_a_colourbar_saying_rows_are_normalised():
     assert len(ax.figure.axes) == 2  # the matrix and its colour bar
     assert ax.images[0].colorbar.ax.get_ylabel() == "fraction of true class"
     assert ax.images[0].get_array()[0].tolist() == [0.5, 0.5, 0.0]  # a row sums to 1
+    assert ax.images[0].get_clim() == (0.0, 1.0)  # one scale for every model's panel
     ax = plot_confusion_matrix(["A", "F"], ["A", "A"], normalize=None)
     assert ax.images[0].colorbar.ax.get_ylabel() == "number of spectra"
     ax = plot_confusion_matrix(["A", "F"], ["A", "A"], colorbar=False)

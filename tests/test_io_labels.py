@@ -80,7 +80,7 @@ def test_a_label_must_use_a_known_key_and_source():
 _VALUE = st.one_of(
     st.none(),  # card absent
     st.just("   "),  # blank
-    st.just(-9999.0),  # LAMOST's "unknown"
+    st.sampled_from([-9999.0, -999.0, -999]),  # LAMOST's "unknown"
     st.floats(-1e3, 1e3, allow_nan=False),
     st.sampled_from([0.0, 12.0, -9999, "0123", "+7", "1.5"]),
     st.integers(0, 10**9),
@@ -122,7 +122,7 @@ def _readable(value, kind, integer_text) -> bool:
         number = float(str(value).strip())
     except ValueError:
         return False
-    if number == -9999.0:
+    if number in (-9999.0, -999.0):  # LAMOST's two "unknown" values
         return False
     if kind is int or integer_text:
         if isinstance(value, str):

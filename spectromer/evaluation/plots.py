@@ -64,6 +64,8 @@ def plot_confusion_matrix(
         include_values=n_labels <= 8,  # more and the numbers overlap
         values_format=".2f" if normalize else "d",
         xticks_rotation="vertical" if n_labels > 12 else "horizontal",
+        # fractions share one 0..1 colour scale, so panels of several models compare
+        im_kw={"vmin": 0.0, "vmax": 1.0} if normalize else None,
     )
     if colorbar:
         display.im_.colorbar.set_label(_CELL_MEANING[normalize])
