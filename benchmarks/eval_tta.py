@@ -29,8 +29,8 @@ def main(argv=None) -> int:
 
     from spectromer import SpectromerModel
     from spectromer.datasets import SpectraDataset
-    from spectromer.utils.atomic import atomic_path
     from spectromer.evaluation import classification_metrics, redshift_metrics
+    from spectromer.utils.atomic import atomic_path
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="folder written by spectromer benchmark --save-models")

@@ -7,8 +7,9 @@
   :func:`holdout_split` - one random held-out fraction (stratified when asked).
 * :func:`load_sample` - a small real LAMOST DR10 A/F/G sample shipped with the package.
 * :func:`fetch_sdss` - query SDSS SpecObj with astroquery and download spectra.
-* :func:`simulate_sdss` - **simulated** SDSS galaxy, quasar and star spectra
-  built from the SDSS pipeline's templates (labelled simulated in every row).
+* :func:`simulate_survey` - **simulated** LAMOST, SDSS, BOSS or DESI spectra of
+  stars, galaxies and quasars (:mod:`spectromer.simulation`; labelled simulated
+  in every row); :func:`simulate_sdss` is its SDSS/BOSS alias.
 """
 
 from ..utils.locking import FileLockedError
@@ -16,7 +17,7 @@ from .dataset import DatasetWriter, SpectraDataset
 from .ingestion import IngestResult, find_spectrum_files, ingest
 from .labels import derive_labels, stellar_type
 from .sample import SAMPLE_PROVENANCE, load_sample, sample_path
-from .simulate import SIMULATION_PROVENANCE, simulate_sdss
+from .simulate import SIMULATION_PROVENANCE, simulate_sdss, simulate_survey
 from .splits import holdout_split, stratified_split
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "load_sample",
     "sample_path",
     "SAMPLE_PROVENANCE",
+    "simulate_survey",
     "simulate_sdss",
     "SIMULATION_PROVENANCE",
     "fetch_sdss",

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..utils.atomic import atomic_path, stale_temporaries
 from ..utils.locking import exclusive_lock
+from ._shards import merge_datasets, report_rows
 from .dataset import DatasetWriter, SpectraDataset
 from .labels import derive_labels
 
@@ -195,7 +196,7 @@ def _n_spectra(path: Path) -> int:
 def _failures(parts: Sequence[Path]) -> list[tuple[str, str]]:
     out = []
     for part in parts:
-        for r in _report_rows(SpectraDataset(part).ingest_report):
+        for r in report_rows(SpectraDataset(part).ingest_report):
             if r["status"] != "ok":
                 out.append((r["path"], r["reason"]))
     return out
@@ -221,41 +222,6 @@ def _write_shard(shard: Path, results: list, encoding: str, compression: str | N
                 for wave, flux, ivar, mask, meta in records:
                     writer.add(wave, flux, ivar, mask, meta)
                 writer.add_report(path, "ok", "", len(records))
-
-
-def _merge(parts: Sequence[Path], out: Path, encoding: str, compression: str | None) -> None:
-    """Merge dataset files into ``out`` (atomically); the last report entry per file wins."""
-    last_status: dict[str, tuple[int, int]] = {}
-    reports = []
-    for k, part in enumerate(parts):
-        rep = SpectraDataset(part).ingest_report
-        reports.append(rep)
-        for j, p in enumerate(np.asarray(rep["path"]).astype(str) if len(rep) else []):
-            last_status[p] = (k, j)
-    with atomic_path(out) as tmp:
-        with DatasetWriter(tmp, encoding=encoding, compression=compression) as writer:
-            for part in parts:
-                with SpectraDataset(part) as ds:
-                    writer.append_dataset(ds)
-            # keep only the newest report entry of each file (a retried failure)
-            writer._report = [
-                entry
-                for k, rep in enumerate(reports)
-                for j, entry in enumerate(_report_rows(rep))
-                if last_status.get(entry["path"]) == (k, j)
-            ]
-
-
-def _report_rows(rep) -> list[dict[str, Any]]:
-    return [
-        {
-            "path": str(r["path"]),
-            "status": str(r["status"]),
-            "reason": str(r["reason"]),
-            "n_spectra": int(r["n_spectra"]),
-        }
-        for r in rep
-    ]
 
 
 def ingest(
@@ -425,7 +391,7 @@ def _ingest_locked(
             f"read ({shown}{more}); nothing was written to {out}"
         )
     if shards:
-        _merge(parts, out, encoding, compression)
+        merge_datasets(parts, out, encoding, compression)
     shutil.rmtree(parts_dir, ignore_errors=True)
 
     ds = SpectraDataset(out)
