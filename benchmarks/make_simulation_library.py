@@ -23,7 +23,7 @@ What it writes (see :data:`spectromer.simulation.library.PROVENANCE`):
   ELODIE stars; the simulator keeps those with an MK type) and the
   ``spEigenStar-53724`` SDSS subclass templates, whose 3800-9200 A range is
   extended with the nearest-type ELODIE dwarf scaled to match over 100 pixels
-  at each end;
+  at each end; negative values (noise in a few M templates) set to 0;
 * per survey, the median normalised inverse variance of the real files on the
   simulator's grid of that survey (:data:`spectromer.simulation.INSTRUMENTS`):
   LAMOST DR10, SDSS legacy, BOSS, and the DESI b/r/z arms (normalised by one
@@ -189,6 +189,8 @@ def _stars(tdir: Path) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         source.append("SDSS")
     flux = np.array(rows)
     flux /= np.median(flux[:, norm], axis=1, keepdims=True)
+    # a few SDSS M-star templates dip below zero where they are noisy (blue end, Na D)
+    flux = np.clip(flux, 0.0, None)
     return star0, flux, np.array(out_names), np.array(source)
 
 

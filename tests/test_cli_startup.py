@@ -43,7 +43,8 @@ def test_cli_help_imports_nothing_heavy(argv):
     assert result["heavy"] == []
     assert "spectromer" in result["out"]
     if argv == ["--help"]:  # every sub-command is listed with its one-line help
-        for name in ("info", "ingest", "render", "pretrain", "train", "predict", "fetch"):
+        listed = ("info", "ingest", "simulate", "render", "pretrain", "train", "predict", "fetch")
+        for name in listed:
             assert f"\n    {name} " in result["out"]
 
 
@@ -76,7 +77,9 @@ def test_lazy_names_of_the_package():
 def test_every_sub_command_is_probed():
     from spectromer.cli import _COMMANDS
 
-    expected = {"info", "ingest", "render", "pretrain", "train", "predict", "benchmark", "fetch"}
+    expected = {
+        "info", "ingest", "simulate", "render", "pretrain", "train", "predict", "benchmark", "fetch"
+    }
     assert expected <= set(_COMMANDS)
 
 

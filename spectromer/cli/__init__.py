@@ -20,7 +20,17 @@ import sys
 from collections.abc import Sequence
 
 # Sub-command modules, in the order ``--help`` lists them.
-_COMMANDS = ("info", "ingest", "render", "pretrain", "train", "predict", "benchmark", "fetch")
+_COMMANDS = (
+    "info",
+    "ingest",
+    "simulate",
+    "render",
+    "pretrain",
+    "train",
+    "predict",
+    "benchmark",
+    "fetch",
+)
 
 
 def _summary(module) -> str:

@@ -130,8 +130,13 @@ def _ratios(
     n_redraw: int,
     eigen: np.ndarray,
     rest_slice: slice,
+    accept: Callable[[np.ndarray], bool] | None = None,
 ) -> np.ndarray:
-    """Eigen-coefficient ratios ~ N(mean, widen^2 cov) of the fits; positive spectra only."""
+    """Eigen-coefficient ratios ~ N(mean, widen^2 cov) of the fits.
+
+    Redrawn until the spectrum is positive over ``rest_slice`` and, if given,
+    ``accept(full_spectrum)`` is true.
+    """
     mean = fits.mean(axis=0)
     if fits.shape[0] > fits.shape[1]:
         cov = np.cov(fits, rowvar=False)
@@ -140,7 +145,7 @@ def _ratios(
     e = eigen[:, rest_slice]
     for _ in range(n_redraw):
         r = rng.multivariate_normal(mean, widen**2 * cov)
-        if np.min(e[0] + r @ e[1:]) > 0:
+        if np.min(e[0] + r @ e[1:]) > 0 and (accept is None or accept(eigen[0] + r @ eigen[1:])):
             return r
     return mean  # the mean of positive fits is positive where they were fitted
 
@@ -260,6 +265,8 @@ def draw_galaxy(
 LYA_TAU = (0.0018, 3.92)
 LYA_FLUCTUATION = 0.8
 LYA = 1215.67
+#: Smallest ratio of the Lyman-alpha peak to the continuum at 1270-1350 A.
+LYA_MIN_CONTRAST = 1.5
 LYMAN_LIMIT = 911.75
 
 
@@ -294,8 +301,10 @@ def draw_quasar(
 
     * redshift from the survey's distribution;
     * ``E0 + r . (E1, E2, E3)`` of ``spEigenQSO-55732``, ``r`` Gaussian around
-      the mean of the two fitted real BOSS quasars with 1.5 times their
-      difference per component as standard deviation (redrawn until positive);
+      the mean of the two fitted real BOSS quasars with their difference per
+      component as standard deviation, redrawn until the spectrum is positive
+      and its Lyman-alpha line peaks at least :data:`LYA_MIN_CONTRAST` times
+      above the continuum at 1270-1350 A (as in every quasar);
     * the continuum tilted by ``(lambda / 3000 A)^d``, d ~ N(0, 0.3);
     * blueward of Lyman-alpha, the forest: transmission ``exp(-tau)`` with the
       mean optical depth :data:`LYA_TAU` and log-normal fluctuations
@@ -306,7 +315,14 @@ def draw_quasar(
     eigen = lib["qso_eigen"]
     loglam0 = float(lib["qso_loglam0"])
     sl = _rest_slice(loglam0, eigen.shape[1], inst.wavelength_range, z)
-    r = _ratios(rng, lib["qso_fit_ratios"], 1.5, 100, eigen, sl)
+    full_wave = 10.0 ** (loglam0 + DLOGLAM * np.arange(eigen.shape[1]))
+    peak = np.abs(full_wave - LYA) < 15
+    side = (full_wave > 1270) & (full_wave < 1350)
+
+    def strong_lya(spectrum: np.ndarray) -> bool:
+        return bool(np.median(spectrum[peak]) > LYA_MIN_CONTRAST * np.median(spectrum[side]))
+
+    r = _ratios(rng, lib["qso_fit_ratios"], 1.0, 200, eigen, sl, strong_lya)
     e = eigen[:, sl]
     flux = (e[0] + r @ e[1:]).astype(np.float64)
     loglam = loglam0 + DLOGLAM * np.arange(sl.start, sl.stop)

@@ -130,8 +130,15 @@ class Observer:
         mag: float,
         snr: float,
         noise: bool = True,
+        noise_rng: np.random.Generator | None = None,
     ) -> Observation:
-        """One spectrum on the survey's pixels; ``rest.labels`` plus what was drawn here."""
+        """One spectrum on the survey's pixels; ``rest.labels`` plus what was drawn here.
+
+        ``rng`` draws the observing conditions (extinction, calibration, noise
+        profile, bad pixels); ``noise_rng`` (default: ``rng``) the noise, sky
+        residuals and spikes, so that ``noise=False`` changes nothing else.
+        """
+        noise_rng = rng if noise_rng is None else noise_rng
         from scipy.ndimage import gaussian_filter1d
 
         inst = self.inst
@@ -180,19 +187,19 @@ class Observer:
             flux = models[k].copy()
             mask = ivar <= 0
             if noise:
-                flux += rng.standard_normal(flux.size) * sigma
+                flux += noise_rng.standard_normal(flux.size) * sigma
                 w = self.waves[k]
                 for line in self.sky[k]:
                     s = line / (float(np.mean(arm.resolution)) * _FWHM)
                     near = np.abs(w - line) < 4 * s
-                    amp_sky = rng.normal(0.0, 1.5)
+                    amp_sky = noise_rng.normal(0.0, 1.5)
                     j = np.argmin(np.abs(w - line))
                     flux[near] += amp_sky * sigma[j] * np.exp(-0.5 * ((w[near] - line) / s) ** 2)
             waves.append(self.waves[k])
             fluxes.append(flux)
             ivars.append(ivar)
             masks.append(mask)
-        self._bad_pixels(rng, fluxes, ivars, masks, noise)
+        self._bad_pixels(rng, noise_rng, fluxes, ivars, masks, noise)
         if len(waves) == 1:
             wave, flux, ivar, mask = waves[0], fluxes[0], ivars[0], masks[0]
         else:
@@ -210,7 +217,7 @@ class Observer:
         labels.update(ebv=ebv, mag_r=float(mag), snr=float(snr), resolution_scale=jitter)
         return Observation(wave, flux, ivar, mask, labels)
 
-    def _bad_pixels(self, rng, fluxes, ivars, masks, noise: bool) -> None:
+    def _bad_pixels(self, rng, noise_rng, fluxes, ivars, masks, noise: bool) -> None:
         inst = self.inst
         for _ in range(int(rng.poisson(inst.mask_runs))):
             k = int(rng.integers(0, len(fluxes)))
@@ -220,7 +227,7 @@ class Observer:
             sl = slice(a, a + length)
             if noise:
                 level = np.median(np.abs(fluxes[k])) + 1e-12
-                fluxes[k][sl] += np.abs(rng.normal(0.0, 5.0 * level, length))
+                fluxes[k][sl] += np.abs(noise_rng.normal(0.0, 5.0 * level, length))
             ivars[k][sl] = 0.0
             masks[k][sl] = True
         if inst.edge_padding > 0 and rng.uniform() < inst.edge_padding:

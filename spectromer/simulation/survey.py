@@ -230,7 +230,8 @@ def _one(i: int, ctx: dict[str, Any]) -> tuple[Any, ...]:
     from ..datasets.labels import derive_labels
 
     cfg, inst = ctx["cfg"], ctx["inst"]
-    rng = np.random.default_rng([int(cfg["seed"]), ctx["survey_code"], int(i)])
+    seeds = np.random.SeedSequence([int(cfg["seed"]), ctx["survey_code"], int(i)]).spawn(2)
+    rng, noise_rng = (np.random.default_rng(s) for s in seeds)
     cls = ctx["classes"][int(rng.choice(len(ctx["classes"]), p=ctx["probs"]))]
     rest = DRAWERS[cls](rng, inst, ctx["z"].get(cls), ctx["star_types"])
     mag = float(inst.magnitudes[cls].draw(rng)[0])
@@ -239,7 +240,9 @@ def _one(i: int, ctx: dict[str, Any]) -> tuple[Any, ...]:
     else:
         lo, hi = cfg["snr"]
         snr = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
-    obs = ctx["observer"].observe(rest, rng, mag=mag, snr=snr, noise=cfg["noise"])
+    obs = ctx["observer"].observe(
+        rest, rng, mag=mag, snr=snr, noise=cfg["noise"], noise_rng=noise_rng
+    )
     meta = dict(META_COLUMNS)
     meta.update(obs.labels)
     meta.update(
