@@ -144,7 +144,7 @@ def band_mean(
     --------
     >>> import numpy as np
     >>> w = np.arange(4000.0, 5000.0)
-    >>> band_mean(w, w / 1000, np.ones(w.size, bool), (4100.0, 4200.0))
+    >>> round(band_mean(w, w / 1000, np.ones(w.size, bool), (4100.0, 4200.0)), 6)
     4.15
     """
     finite = np.isfinite(wave)
@@ -230,7 +230,7 @@ def continuum_slope(
     >>> import numpy as np
     >>> w = np.arange(4000.0, 8000.0)
     >>> round(continuum_slope(w, w ** -2.0, np.ones(w.size, bool)), 4)  # -2 log10(7250/4750)
-    -0.3672
+    -0.3673
     """
     blue = band_mean(wave, flux, good, bands[0], "median")
     red = band_mean(wave, flux, good, bands[1], "median")
@@ -807,7 +807,7 @@ def render_rst(result: Mapping[str, Any]) -> str:
             for r in e["real"]:
                 rows.append(
                     [
-                        f"{r['file']} ({r['class']} {r['subclass']})".replace("  ", " "),
+                        f"{r['file']} ({' '.join(x for x in (r['class'], r['subclass']) if x)})",
                         _fmt(r["z"], ".3f"),
                         *(
                             f"{_fmt(r[k], '.2f')} ({_fmt(r[k + '_percentile'], '.0f')})"

@@ -99,7 +99,7 @@ class Arm:
 
     ``kind`` is ``"log"`` (``start`` and ``step`` in log10 Angstrom) or
     ``"linear"`` (Angstrom). ``resolution`` is R = lambda / FWHM at the arm's
-    two ends (linear in between).
+    two ends; the simulated line-spread function uses their mean.
     """
 
     name: str
@@ -124,7 +124,9 @@ class Instrument:
     Attributes
     ----------
     name : str
-        Survey name as the readers give it in ``meta["survey"]``.
+        Survey name written to ``meta["survey"]``: as the readers give it for
+        LAMOST, SDSS and DESI; ``"BOSS"`` for the BOSS spectrograph, whose
+        real files the SDSS reader labels ``"SDSS"``.
     arms : tuple of Arm
         Spectrograph arms; more than one are merged as the survey's reader
         merges them (:func:`spectromer.io.desi.merge_arms`).

@@ -270,24 +270,27 @@ LYA_MIN_CONTRAST = 1.5
 LYMAN_LIMIT = 911.75
 
 
+#: Log-lambda grid (1e-4 dex, 3000-11000 A) on which a quasar's forest fluctuations are
+#: drawn, so that every arm of an instrument sees the same forest.
+_FOREST_LOGLAM = np.arange(np.log10(3000.0), np.log10(11000.0), DLOGLAM)
+
+
 def _forest(z: float, rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
-    seed = int(rng.integers(0, 2**31))
+    from scipy.ndimage import gaussian_filter1d
+
+    g = gaussian_filter1d(rng.standard_normal(_FOREST_LOGLAM.size), 2.0)
+    g /= g.std() or 1.0
 
     def factor(wave: np.ndarray) -> np.ndarray:
-        out = np.ones_like(wave)
+        out = np.ones_like(wave, dtype=np.float64)
         zabs = wave / LYA - 1
         sel = zabs < z
         if not sel.any():
             return out
-        local = np.random.default_rng(seed)
-        g = local.standard_normal(wave.size)
-        from scipy.ndimage import gaussian_filter1d
-
-        g = gaussian_filter1d(g, 2.0)
-        g /= g.std() or 1.0
-        tau = LYA_TAU[0] * (1 + zabs) ** LYA_TAU[1]
-        tau = tau * np.exp(LYA_FLUCTUATION * g - 0.5 * LYA_FLUCTUATION**2)
-        out[sel] = np.exp(-tau[sel])
+        field = np.interp(np.log10(wave[sel]), _FOREST_LOGLAM, g)
+        tau = LYA_TAU[0] * (1 + zabs[sel]) ** LYA_TAU[1]
+        tau = tau * np.exp(LYA_FLUCTUATION * field - 0.5 * LYA_FLUCTUATION**2)
+        out[sel] = np.exp(-tau)
         out[wave < LYMAN_LIMIT * (1 + z)] *= 0.05
         return out
 
