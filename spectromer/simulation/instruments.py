@@ -148,7 +148,14 @@ class Instrument:
     snr_scatter_dex : float
         Log-normal scatter of the S/N (observing conditions).
     ebv_mean : float
-        Mean of the exponential distribution of the Milky Way E(B-V).
+        Mean of the exponential distribution of the Milky Way E(B-V) of the
+        whole sight line (what galaxies and quasars get).
+    dust_distance_pc : float
+        Distance over which a star's sight line crosses that whole column: a
+        star at distance d gets ``min(d / dust_distance_pc, 1)`` of it, so that
+        luminous stars, seen further away at the same magnitude, are more
+        reddened (about the dust layer's scale height over the sine of the
+        fields' typical latitude).
     magnitudes, redshifts : dict
         Per class, the r-magnitude and redshift :class:`Mixture`.
     velocity : Mixture
@@ -168,6 +175,7 @@ class Instrument:
     snr_reference: tuple[float, float, float]
     snr_scatter_dex: float
     ebv_mean: float
+    dust_distance_pc: float
     magnitudes: dict[str, Mixture]
     redshifts: dict[str, Mixture]
     velocity: Mixture
@@ -206,13 +214,14 @@ INSTRUMENTS: dict[str, Instrument] = {
     "lamost": Instrument(
         name="LAMOST",
         arms=(Arm("lamost", "log", 3.5682, 1e-4, 3909, (1800.0, 1800.0)),),
-        calibration_sigma=0.06,
+        calibration_sigma=0.10,
         join=(5900.0, 25.0, 0.03),
         mask_runs=0.5,
         edge_padding=0.3,
         snr_reference=(17.0, 10.0, 1.0),
         snr_scatter_dex=0.12,
-        ebv_mean=0.12,
+        ebv_mean=0.3,
+        dust_distance_pc=4000.0,
         magnitudes={
             "STAR": Mixture(((1.0, 13.8, 1.6, 10.5, 17.0),)),
             "GALAXY": Mixture(((1.0, 16.5, 0.6, 14.0, 17.8),)),
@@ -237,6 +246,7 @@ INSTRUMENTS: dict[str, Instrument] = {
         snr_reference=(20.2, 3.9, 1.0),
         snr_scatter_dex=0.1,
         ebv_mean=0.03,
+        dust_distance_pc=300.0,
         magnitudes={
             "STAR": Mixture(((1.0, 18.0, 1.5, 14.0, 20.5),)),
             "GALAXY": Mixture(((1.0, 17.2, 0.5, 14.0, 17.77),)),
@@ -261,6 +271,7 @@ INSTRUMENTS: dict[str, Instrument] = {
         snr_reference=(21.0, 4.7, 1.0),
         snr_scatter_dex=0.1,
         ebv_mean=0.04,
+        dust_distance_pc=300.0,
         magnitudes={
             "STAR": Mixture(((1.0, 19.0, 1.5, 15.0, 21.5),)),
             "GALAXY": Mixture(((1.0, 19.5, 0.6, 17.0, 20.5),)),
@@ -295,6 +306,7 @@ INSTRUMENTS: dict[str, Instrument] = {
         snr_reference=(21.0, 2.5, 1.0),
         snr_scatter_dex=0.1,
         ebv_mean=0.04,
+        dust_distance_pc=300.0,
         magnitudes={
             "STAR": Mixture(((1.0, 17.5, 1.0, 16.0, 19.0),)),
             "GALAXY": Mixture(((0.3, 18.8, 0.5, 16.0, 19.5), (0.7, 21.5, 0.8, 19.5, 23.0))),

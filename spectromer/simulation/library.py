@@ -23,6 +23,7 @@ __all__ = [
     "StarLibrary",
     "star_library",
     "dwarf_teff",
+    "absolute_magnitude",
     "MK_LETTERS",
     "PROVENANCE",
 ]
@@ -52,6 +53,13 @@ _TEFF_K = np.array(
     [41400, 31500, 31400, 15700, 9700, 8100, 7220, 6510, 5920, 5660, 5280, 4450, 3850, 3060, 2400],
     dtype=float,
 )
+
+# Absolute V magnitudes of dwarfs at MK codes (Pecaut & Mamajek 2013), and typical ones
+# of giants (III/II) and supergiants (I) (Straizys 1992, rounded); linear in between.
+_MV_CODES = np.array([5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 69], dtype=float)
+_MV_DWARF = np.array([-5.7, -4.0, -1.1, 1.1, 1.9, 2.5, 3.4, 4.4, 5.1, 5.9, 7.4, 8.9, 12.3, 19.0])
+_MV_GIANT = np.array([-5.5, -4.5, -2.0, 0.0, 0.7, 1.0, 1.0, 0.9, 0.8, 0.7, -0.2, -0.4, -0.5, -0.5])
+_MV_SUPERGIANT = -5.5
 
 _MK = re.compile(r"^(?:sd:?)?([OBAFGKM])(\d(?:\.\d)?)?")
 _LUM = re.compile(r"(VI|V|IV|III|II|Ia|Iab|Ib|I)")
@@ -134,6 +142,21 @@ def dwarf_teff(code: np.ndarray | float) -> np.ndarray:
     [9700, 6510, 5816]
     """
     return np.interp(np.asarray(code, dtype=float), _TEFF_CODES, _TEFF_K)
+
+
+def absolute_magnitude(code: float, lumclass: str) -> float:
+    """Typical absolute magnitude (V, used for r) of a star of MK code and luminosity class.
+
+    Examples
+    --------
+    >>> from spectromer.simulation.library import absolute_magnitude
+    >>> [absolute_magnitude(c, k) for c, k in ((20.0, "V"), (45.0, "III"), (30.0, "I"))]
+    [1.1, 0.8, -5.5]
+    """
+    if lumclass == "I":
+        return _MV_SUPERGIANT
+    table = _MV_GIANT if lumclass in ("III", "II") else _MV_DWARF
+    return round(float(np.interp(code, _MV_CODES, table)), 3)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .instruments import C_KMS, Instrument
-from .library import MK_LETTERS, dwarf_teff, load_library, star_library
+from .library import MK_LETTERS, absolute_magnitude, dwarf_teff, load_library, star_library
 
 __all__ = ["RestSpectrum", "draw_star", "draw_galaxy", "draw_quasar", "DRAWERS", "EMISSION_LINES"]
 
@@ -118,6 +118,7 @@ def draw_star(
             "logg": float("nan"),
             "feh": float("nan"),
             "rv_kms": v,
+            "abs_mag": absolute_magnitude(code, lum),
             "template": names,
         },
     )

@@ -12,7 +12,9 @@ and mask on the survey's native pixels. In order, per arm:
 2. redshift onto the arm's pixels (linear interpolation in log-lambda), then
    any observed-frame absorption (the Lyman-alpha forest);
 3. Milky Way extinction: the Gordon et al. (2023) R_V = 3.1 law
-   (``dust_extinction``), E(B-V) ~ Exp(:attr:`Instrument.ebv_mean`);
+   (``dust_extinction``); E(B-V) of the whole sight line ~
+   Exp(:attr:`Instrument.ebv_mean`), of which a star gets the part in front of it
+   (:attr:`Instrument.dust_distance_pc`);
 4. the amplitude: the median flux over 5600-6800 A equals the AB flux density
    of the drawn r magnitude at 6231 A (1e-17 erg/s/cm^2/A);
 5. a smooth multiplicative flux-calibration error ``exp(sum_k c_k P_k)``
@@ -131,6 +133,7 @@ class Observer:
         snr: float,
         noise: bool = True,
         noise_rng: np.random.Generator | None = None,
+        distance_pc: float | None = None,
     ) -> Observation:
         """One spectrum on the survey's pixels; ``rest.labels`` plus what was drawn here.
 
@@ -143,6 +146,8 @@ class Observer:
 
         inst = self.inst
         ebv = float(rng.exponential(inst.ebv_mean)) if inst.ebv_mean > 0 else 0.0
+        if distance_pc is not None:
+            ebv *= min(distance_pc / inst.dust_distance_pc, 1.0)
         jitter = float(np.clip(rng.normal(1.0, 0.05), 0.8, 1.2))
         coeff = rng.normal(0.0, inst.calibration_sigma, 3)
         tilt = rng.normal(0.0, 0.1, 2)

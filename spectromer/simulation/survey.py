@@ -46,6 +46,8 @@ META_COLUMNS: dict[str, Any] = {
     "feh": float("nan"),
     "lumclass": "",
     "rv_kms": float("nan"),
+    "abs_mag": float("nan"),
+    "distance_pc": float("nan"),
     "vdisp": float("nan"),
     "ew_halpha": float("nan"),
     "coeff1": float("nan"),
@@ -240,8 +242,13 @@ def _one(i: int, ctx: dict[str, Any]) -> tuple[Any, ...]:
     else:
         lo, hi = cfg["snr"]
         snr = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    distance = None
+    if cls == "STAR":  # distance modulus from the type's absolute magnitude
+        distance = float(10.0 ** ((mag - rest.labels["abs_mag"] + 5.0) / 5.0))
+        rest.labels["distance_pc"] = distance
     obs = ctx["observer"].observe(
-        rest, rng, mag=mag, snr=snr, noise=cfg["noise"], noise_rng=noise_rng
+        rest, rng, mag=mag, snr=snr, noise=cfg["noise"], noise_rng=noise_rng,
+        distance_pc=distance,
     )
     meta = dict(META_COLUMNS)
     meta.update(obs.labels)
