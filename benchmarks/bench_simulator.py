@@ -487,7 +487,50 @@ def star_distributions(sim: Any, real: Any) -> dict[str, Any]:
         "n_sim": len(fs["snr"]),
         "n_real": len(fr["snr"]),
         "features": {k: compare_distributions(fr[k], fs[k]) for k in names},
+        "by_subtype": by_subtype(sim, real, fs, fr, names[1:]),
     }
+
+
+def by_subtype(
+    sim: Any,
+    real: Any,
+    fs: Mapping[str, list],
+    fr: Mapping[str, list],
+    names: Sequence[str],
+    min_real: int = 20,
+) -> dict[str, Any]:
+    """Median of each feature per subtype, real against simulated (subtypes with >= min_real).
+
+    Where the medians agree the simulated spectra of a subtype look like the real
+    ones of the same label; where they do not, a model trained on simulated spectra
+    will shift its predictions for that subtype.
+
+    Examples
+    --------
+    >>> from spectromer.datasets import load_sample
+    >>> ds = load_sample()
+    >>> f = spectrum_features(ds, "STAR")
+    >>> d = by_subtype(ds, ds, f, f, ["slope"], min_real=50)
+    >>> all(v["slope"]["real"] == v["slope"]["sim"] for v in d.values())
+    True
+    """
+    sub_r = np.asarray(real.labels("subtype")).astype(str)
+    sub_s = np.asarray(sim.labels("subtype")).astype(str)
+    out: dict[str, Any] = {}
+    for sub in sorted(set(sub_r), key=lambda t: ("OBAFGKM".find(t[:1]), t)):
+        mr, ms = sub_r == sub, sub_s == sub
+        if mr.sum() < min_real or ms.sum() == 0:
+            continue
+        entry: dict[str, Any] = {"n_real": int(mr.sum()), "n_sim": int(ms.sum())}
+        for k in names:
+            a = np.asarray(fr[k], dtype=float)[mr]
+            b = np.asarray(fs[k], dtype=float)[ms]
+            entry[k] = {
+                "real": float(np.nanmedian(a)) if np.isfinite(a).any() else None,
+                "sim": float(np.nanmedian(b)) if np.isfinite(b).any() else None,
+            }
+        out[sub] = entry
+    return out
 
 
 def extragalactic(data: Path, work: Path, sizes: Mapping[str, int], n_jobs: int) -> dict[str, Any]:
@@ -830,6 +873,22 @@ def render_rst(result: Mapping[str, Any]) -> str:
                     ]
                 )
         lines += _table(["feature", "set", "n", *(f"{p}%" for p in QUANTILES), "KS"], rows)
+        subs = stars.get("by_subtype") or {}
+        if subs:
+            keys = [k for k in next(iter(subs.values())) if k not in ("n_real", "n_sim")]
+            lines += [
+                ".. rubric:: LAMOST stars per subtype: median real / simulated",
+                "",
+                "Subtypes with at least 20 real spectra. Where a column disagrees, a model "
+                "trained on simulated spectra shifts its predictions for that subtype.",
+                "",
+            ]
+            rows = [
+                [sub, f"{e['n_real']} / {e['n_sim']}"]
+                + [f"{_fmt(e[k]['real'], '.2f')} / {_fmt(e[k]['sim'], '.2f')}" for k in keys]
+                for sub, e in subs.items()
+            ]
+            lines += _table(["subtype", "n"] + [_FEATURE_NAMES.get(k, k) for k in keys], rows)
     ex = result.get("extragalactic")
     if ex:
         for cls, title in (("GALAXY", "SDSS galaxies"), ("QSO", "BOSS quasars")):

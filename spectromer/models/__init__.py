@@ -11,18 +11,27 @@
 * :func:`list_backbones` - the timm model names.
 * :class:`PretrainedWeightsUnavailable` - raised, within seconds, when pretrained
   weights are asked for but cannot be downloaded here.
+* :class:`SpecFormer` - AstroCLIP's spectrum transformer, re-implemented with the
+  parameter names of its checkpoints (``SpecFormer.from_astroclip_checkpoint``,
+  ``SpecFormer.from_pretrained``); :class:`SpecFormerConfig` its architecture and
+  :data:`SPECFORMER_CONFIGS` the presets (``"astroclip"``, ``"small"``).
 
 Both are :class:`~spectromer.models.base.SpectrumLearner` subclasses (one fit skeleton,
 parameter constraints, tags, save/load in :mod:`spectromer.models.persistence`); the
 image parameters live in :class:`~spectromer.models.image.ImageLearner`.
 
 PyTorch and timm are imported only when these functions are called, so
-``import spectromer.models`` works (and stays fast) without them.
+``import spectromer.models`` works (and stays fast) without them; ``SpecFormer`` is
+imported on first use.
 """
+
+from importlib import import_module
+from typing import Any
 
 from .estimator import ModelFileError, SpectromerModel
 from .factory import create_model, list_backbones, model_info
 from .pretrainer import MaskedImagePretrainer
+from .specformer_config import SPECFORMER_CONFIGS, SpecFormerConfig
 from .weights import PretrainedWeightsUnavailable, read_backbone_metadata
 
 __all__ = [
@@ -34,4 +43,23 @@ __all__ = [
     "PretrainedWeightsUnavailable",
     "MaskedImagePretrainer",
     "read_backbone_metadata",
+    "SpecFormer",
+    "SpecFormerConfig",
+    "SPECFORMER_CONFIGS",
 ]
+
+#: Names imported on first use (their modules import PyTorch): name -> module.
+_LAZY = {"SpecFormer": "spectromer.models.specformer"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the lazily exported names on first use (PEP 562)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'spectromer.models' has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
