@@ -5,6 +5,9 @@
 * :func:`redshift_metrics` - R^2, MAE, RMSE, sigma_NMAD, outlier fraction, bias and the
   published success rule.
 * :func:`metrics_by_snr` - either, in bins of S/N.
+* :class:`KNNProbe`, :class:`MLPProbe` - AstroCLIP's probes of frozen embeddings (kNN
+  with 64 distance-weighted neighbours, an MLP 64-64), :func:`probe_embeddings` and
+  :func:`probe_encoder` to score any encoder with them.
 * :func:`run_benchmark` - the ViT against SVM, random forest and kNN on one split
   (``spectromer benchmark``), :func:`results_to_rst` for the docs.
 * :func:`plot_confusion_matrix`, :func:`plot_redshift`, :func:`plot_metric_vs_snr`.
@@ -20,6 +23,7 @@ from .metrics import (
     subtype_index,
 )
 from .plots import plot_confusion_matrix, plot_metric_vs_snr, plot_redshift
+from .probes import PROBES, KNNProbe, MLPProbe, probe_embeddings, probe_encoder
 
 __all__ = [
     "classification_metrics",
@@ -31,6 +35,11 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_redshift",
     "plot_metric_vs_snr",
+    "KNNProbe",
+    "MLPProbe",
+    "PROBES",
+    "probe_embeddings",
+    "probe_encoder",
     "run_benchmark",
     "results_table",
     "results_to_rst",

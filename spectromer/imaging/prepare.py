@@ -23,7 +23,7 @@ import numpy as np
 from ..spectra import SpectrumBatch, as_source
 from .config import RenderConfig
 
-__all__ = ["Batch", "as_batch", "grid_wavelengths", "resample", "normalize"]
+__all__ = ["Batch", "as_batch", "grid_wavelengths", "resample", "extend_edges", "normalize"]
 
 #: The imaging name of the one batch type (:class:`spectromer.spectra.SpectrumBatch`).
 Batch = SpectrumBatch
@@ -570,6 +570,45 @@ def resample(
     flagged = ~inside if r.touched is None else ~inside | r.touched
     hidden = flagged if config.mask_policy == "zero" else ~inside
     return r.values, flagged, hidden, inside
+
+
+def extend_edges(values: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Each row with the values beyond its coverage replaced by its nearest covered one.
+
+    The counterpart of the zeros that :func:`resample` puts outside a spectrum's
+    coverage, for models that standardise each spectrum over the whole grid: a constant
+    continuation of the edge adds no step and barely moves the mean and the spread. A
+    row with no covered value stays as it is.
+
+    Parameters
+    ----------
+    values : ndarray (N, M)
+        Values on a grid, e.g. from :func:`resample`.
+    inside : ndarray (N, M) bool
+        The covered values, a contiguous run per row (``resample``'s ``inside``).
+
+    Returns
+    -------
+    ndarray (N, M)
+        A new array, the dtype of ``values``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectromer.imaging.prepare import extend_edges
+    >>> extend_edges(np.array([[0.0, 2.0, 3.0, 0.0]]), np.array([[0, 1, 1, 0]], bool))
+    array([[2., 2., 3., 3.]])
+    """
+    values = np.asarray(values)
+    inside = np.asarray(inside, dtype=bool)
+    m = values.shape[1]
+    has = inside.any(axis=1)
+    first = np.argmax(inside, axis=1)
+    last = m - 1 - np.argmax(inside[:, ::-1], axis=1)
+    col = np.clip(np.arange(m)[None, :], first[:, None], last[:, None])
+    out = np.take_along_axis(values, col, axis=1)
+    out[~has] = values[~has]
+    return out
 
 
 def normalize(

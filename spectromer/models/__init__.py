@@ -15,14 +15,18 @@
   parameter names of its checkpoints (``SpecFormer.from_astroclip_checkpoint``,
   ``SpecFormer.from_pretrained``); :class:`SpecFormerConfig` its architecture and
   :data:`SPECFORMER_CONFIGS` the presets (``"astroclip"``, ``"small"``).
+* :class:`SpecFormerEncoder` - AstroCLIP's masked-token pretraining of a SpecFormer on
+  unlabelled spectra, and its mean-pooled embeddings (``transform``);
+  :class:`SpecFormerClassifier` and :class:`SpecFormerRegressor` fine-tune one with a
+  head for a label.
 
 Both are :class:`~spectromer.models.base.SpectrumLearner` subclasses (one fit skeleton,
 parameter constraints, tags, save/load in :mod:`spectromer.models.persistence`); the
 image parameters live in :class:`~spectromer.models.image.ImageLearner`.
 
 PyTorch and timm are imported only when these functions are called, so
-``import spectromer.models`` works (and stays fast) without them; ``SpecFormer`` is
-imported on first use.
+``import spectromer.models`` works (and stays fast) without them; ``SpecFormer``
+and the SpecFormer estimators are imported on first use.
 """
 
 from importlib import import_module
@@ -46,10 +50,18 @@ __all__ = [
     "SpecFormer",
     "SpecFormerConfig",
     "SPECFORMER_CONFIGS",
+    "SpecFormerEncoder",
+    "SpecFormerClassifier",
+    "SpecFormerRegressor",
 ]
 
 #: Names imported on first use (their modules import PyTorch): name -> module.
-_LAZY = {"SpecFormer": "spectromer.models.specformer"}
+_LAZY = {
+    "SpecFormer": "spectromer.models.specformer",
+    "SpecFormerEncoder": "spectromer.models.specformer_learner",
+    "SpecFormerClassifier": "spectromer.models.specformer_learner",
+    "SpecFormerRegressor": "spectromer.models.specformer_learner",
+}
 
 
 def __getattr__(name: str) -> Any:

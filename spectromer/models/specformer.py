@@ -51,7 +51,13 @@ from .factory import _key_list
 from .specformer_config import SPECFORMER_CONFIGS, SpecFormerConfig
 from .weights import PretrainedWeightsUnavailable, hub_offline, hub_reachable
 
-__all__ = ["SpecFormer", "SpecFormerConfig", "SPECFORMER_CONFIGS", "PUBLISHED_CHECKPOINTS"]
+__all__ = [
+    "SpecFormer",
+    "SpecFormerConfig",
+    "SPECFORMER_CONFIGS",
+    "PUBLISHED_CHECKPOINTS",
+    "tokenize",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +86,7 @@ class _SelfAttention(nn.Module):
         self.projection = nn.Linear(width, width)
         self.residual_dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, keys: torch.Tensor | None = None) -> torch.Tensor:
         batch, tokens, width = x.shape
         heads = self.num_heads
         q, k, v = (
@@ -88,7 +94,7 @@ class _SelfAttention(nn.Module):
             for part in self.attention(x).split(width, dim=-1)
         )
         y = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.dropout if self.training else 0.0
+            q, k, v, attn_mask=keys, dropout_p=self.dropout if self.training else 0.0
         )
         y = y.transpose(1, 2).reshape(batch, tokens, width)
         return self.residual_dropout(self.projection(y))
@@ -118,11 +124,11 @@ class _Block(nn.Module):
         self.layernorm2 = nn.LayerNorm(config.embed_dim)
         self.mlp = _MLP(config)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, keys: torch.Tensor | None = None) -> torch.Tensor:
         if self.norm_first:
-            x = x + self.attention(self.layernorm1(x))
+            x = x + self.attention(self.layernorm1(x), keys)
             return x + self.mlp(self.layernorm2(x))
-        x = self.layernorm1(x + self.attention(x))
+        x = self.layernorm1(x + self.attention(x, keys))
         return self.layernorm2(x + self.mlp(x))
 
 
@@ -258,26 +264,22 @@ class SpecFormer(nn.Module):
         >>> tokens[0, 0, :3]  # (mean - 2) / 2, (std - 2) / 8: mean 32, std 18.908
         tensor([15.0000,  2.1135,  0.0000])
         """
-        x = self._as_flux(flux)
-        config = self.config
-        n_windows = config.n_tokens(x.shape[1]) - 1
-        mean = x.mean(dim=1, keepdim=True)
-        std = x.std(dim=1, keepdim=True).clamp(min=0.2)  # unbiased, clipped below at 0.2
-        x = (x - mean) / std
-        windows = x.unfold(1, config.slice_section_length, config.stride)[:, :n_windows]
-        windows = F.pad(windows, (config.input_dim - config.slice_section_length, 0))
-        first = torch.zeros_like(windows[:, :1])
-        first[:, 0, 0] = (mean[:, 0] - 2) / 2
-        first[:, 0, 1] = (std[:, 0] - 2) / 8
-        return torch.cat([first, windows], dim=1)
+        return tokenize(self._as_flux(flux), self.config)
 
-    def forward_tokens(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward_tokens(
+        self, tokens: torch.Tensor, valid: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """The transformer on tokens already made by :meth:`tokenize` (masked, perhaps).
 
         Parameters
         ----------
         tokens : torch.Tensor
             ``(B, T, input_dim)``, ``T <= config.max_len``.
+        valid : torch.Tensor, optional
+            ``(B, T)`` bool, False on padding tokens appended to shorter spectra of a
+            batch: no token attends to them (a key padding mask, which AstroCLIP's
+            model, fed one length at a time, does not have), so the outputs of the real
+            tokens are those of the spectrum alone. None (or all True): plain attention.
 
         Returns
         -------
@@ -310,10 +312,13 @@ class SpecFormer(nn.Module):
                 f"cannot forward {n_tokens} tokens: this SpecFormer has only "
                 f"max_len={config.max_len} positions"
             )
+        keys = None
+        if valid is not None and not bool(valid.all()):
+            keys = valid.to(device=tokens.device, dtype=torch.bool)[:, None, None, :]
         x = self.data_embed(tokens) + self.position_embed.weight[:n_tokens]
         x = self.dropout(x)
         for block in self.blocks:
-            x = block(x)
+            x = block(x, keys)
         x = self.final_layernorm(x)
         return {"embedding": x, "reconstructions": self.head(x)}
 
@@ -514,6 +519,41 @@ class SpecFormer(nn.Module):
                 raise _unavailable(repo_id, filename, f"the download failed ({err})") from err
             return cls.from_astroclip_checkpoint(path)
         raise _unavailable(repo_id, filename, reason)
+
+
+def tokenize(flux: torch.Tensor, config: SpecFormerConfig) -> torch.Tensor:
+    """AstroCLIP's tokens of raw spectra of one length (see :meth:`SpecFormer.tokenize`).
+
+    Parameters
+    ----------
+    flux : torch.Tensor
+        ``(B, L)`` finite raw flux, floating point.
+    config : SpecFormerConfig
+        The windows (``slice_section_length``, ``slice_overlap``) and ``input_dim``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(B, config.n_tokens(L), config.input_dim)``, the dtype of ``flux``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from spectromer.models import SPECFORMER_CONFIGS
+    >>> from spectromer.models.specformer import tokenize
+    >>> tokenize(torch.rand(2, 65), SPECFORMER_CONFIGS["small"]).shape
+    torch.Size([2, 6, 22])
+    """
+    n_windows = config.n_tokens(flux.shape[1]) - 1
+    mean = flux.mean(dim=1, keepdim=True)
+    std = flux.std(dim=1, keepdim=True).clamp(min=0.2)  # unbiased, clipped below at 0.2
+    x = (flux - mean) / std
+    windows = x.unfold(1, config.slice_section_length, config.stride)[:, :n_windows]
+    windows = F.pad(windows, (config.input_dim - config.slice_section_length, 0))
+    first = torch.zeros_like(windows[:, :1])
+    first[:, 0, 0] = (mean[:, 0] - 2) / 2
+    first[:, 0, 1] = (std[:, 0] - 2) / 8
+    return torch.cat([first, windows], dim=1)
 
 
 def _as_config(config: SpecFormerConfig | str) -> SpecFormerConfig:
