@@ -100,6 +100,13 @@ class Arm:
     ``kind`` is ``"log"`` (``start`` and ``step`` in log10 Angstrom) or
     ``"linear"`` (Angstrom). ``resolution`` is R = lambda / FWHM at the arm's
     two ends; the simulated line-spread function uses their mean.
+
+    Examples
+    --------
+    >>> from spectromer.simulation.instruments import Arm
+    >>> arm = Arm("b", "linear", 3600.0, 0.8, 5, (2000.0, 3200.0))
+    >>> arm.wavelength().round(1).tolist()
+    [3600.0, 3600.8, 3601.6, 3602.4, 3603.2]
     """
 
     name: str
@@ -164,6 +171,16 @@ class Instrument:
         Relative frequency of the MK letters among simulated stars.
     ivar_profile : str
         Key of the packaged inverse-variance profile(s) (one per arm).
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from spectromer.simulation import INSTRUMENTS
+    >>> lamost = INSTRUMENTS["lamost"]
+    >>> lamost.name, lamost.join, lamost.arms[0].n_pix
+    ('LAMOST', (5900.0, 25.0, 0.03), 3909)
+    >>> dataclasses.replace(lamost, calibration_sigma=0.0).calibration_sigma  # a variant
+    0.0
     """
 
     name: str

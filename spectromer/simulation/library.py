@@ -161,7 +161,16 @@ def absolute_magnitude(code: float, lumclass: str) -> float:
 
 @dataclass(frozen=True)
 class StarLibrary:
-    """The MK-typed stellar templates: flux rows, codes, luminosity classes, names."""
+    """The MK-typed stellar templates: flux rows, codes, luminosity classes, names.
+
+    Examples
+    --------
+    >>> from spectromer.simulation.library import star_library
+    >>> lib = star_library()
+    >>> lo, hi, w = lib.neighbours(36.5, "V", "ELODIE")  # between F6 and F8 dwarfs
+    >>> str(lib.names[lo]), str(lib.names[hi]), round(w, 2)
+    ('F6V (16673)', 'F8V (30562)', 0.25)
+    """
 
     loglam0: float
     flux: np.ndarray

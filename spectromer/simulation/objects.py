@@ -59,7 +59,16 @@ VDISP_DEX = (2.08, 0.2)
 
 @dataclass
 class RestSpectrum:
-    """One object's rest-frame spectrum and labels, ready to be observed."""
+    """One object's rest-frame spectrum and labels, ready to be observed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectromer.simulation.objects import RestSpectrum
+    >>> rest = RestSpectrum(loglam0=3.6, flux=np.ones(3), z=0.1, labels={})
+    >>> (10 ** rest.loglam).round(1).tolist()
+    [3981.1, 3982.0, 3982.9]
+    """
 
     loglam0: float
     flux: np.ndarray
@@ -93,6 +102,16 @@ def draw_star(
     for dwarfs (:func:`~spectromer.simulation.library.dwarf_teff`) and is NaN
     for giants; ``logg`` and ``feh`` are unknown (NaN) because the templates
     do not carry them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectromer.simulation import INSTRUMENTS, Mixture
+    >>> from spectromer.simulation.objects import draw_star
+    >>> rng = np.random.default_rng(0)
+    >>> rest = draw_star(rng, INSTRUMENTS["sdss"], None, tuple("AFG"))
+    >>> bool(rest.labels["subclass"][0] in "AFG"), bool(np.all(np.isfinite(rest.flux)))
+    (True, True)
     """
     lib = star_library()
     weights = np.array([inst.star_types.get(t, 0.0) for t in star_types])
@@ -198,6 +217,16 @@ def draw_galaxy(
       [O I] 0.05 H-alpha, H-gamma and H-delta at case-B 0.468 and 0.259 H-beta,
       the doublets' fixed ratios ([O III] 2.98, [N II] 2.94); gas velocity
       dispersion 0.6 of the stellar one (at least 40 km/s).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectromer.simulation import INSTRUMENTS, Mixture
+    >>> from spectromer.simulation.objects import draw_galaxy
+    >>> rng = np.random.default_rng(0)
+    >>> rest = draw_galaxy(rng, INSTRUMENTS["sdss"], Mixture(((1.0, 0.1, 0.1, 0.0, 0.3),)))
+    >>> bool(0.0 <= rest.z <= 0.3), bool(np.all(np.isfinite(rest.flux)))
+    (True, True)
     """
     lib = load_library()
     z = float(z_mix.draw(rng)[0])
@@ -313,6 +342,16 @@ def draw_quasar(
     * blueward of Lyman-alpha, the forest: transmission ``exp(-tau)`` with the
       mean optical depth :data:`LYA_TAU` and log-normal fluctuations
       correlated over a few pixels; below the Lyman limit 5% of the flux is left.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectromer.simulation import INSTRUMENTS, Mixture
+    >>> from spectromer.simulation.objects import draw_quasar
+    >>> rng = np.random.default_rng(0)
+    >>> rest = draw_quasar(rng, INSTRUMENTS["sdss"], Mixture(((1.0, 2.0, 0.5, 1.0, 3.0),)))
+    >>> bool(1.0 <= rest.z <= 3.0), bool(np.all(np.isfinite(rest.flux)))
+    (True, True)
     """
     lib = load_library()
     z = float(z_mix.draw(rng)[0])

@@ -68,7 +68,16 @@ def mag_to_flambda(mag: float | np.ndarray) -> np.ndarray:
 
 @dataclass
 class Observation:
-    """A simulated observation on the survey's native pixels."""
+    """A simulated observation on the survey's native pixels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectromer.simulation.observe import Observation
+    >>> obs = Observation(np.arange(3.0), np.ones(3), np.ones(3), np.zeros(3, bool), {})
+    >>> obs.flux.size == obs.wave.size
+    True
+    """
 
     wave: np.ndarray
     flux: np.ndarray
@@ -105,6 +114,20 @@ class Observer:
         The survey (see :data:`spectromer.simulation.INSTRUMENTS`).
     profiles : list of ndarray
         Inverse-variance profile of each arm, in arm order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectromer.simulation import INSTRUMENTS, Mixture
+    >>> from spectromer.simulation.objects import draw_galaxy
+    >>> from spectromer.simulation.observe import Observer
+    >>> inst = INSTRUMENTS["boss"]
+    >>> observer = Observer(inst, [np.ones(inst.arms[0].n_pix)])
+    >>> rng = np.random.default_rng(1)
+    >>> rest = draw_galaxy(rng, inst, Mixture(((1.0, 0.5, 0.1, 0.3, 0.7),)))
+    >>> obs = observer.observe(rest, rng, mag=19.0, snr=10.0)
+    >>> obs.wave.size, bool(np.all(obs.ivar[~obs.mask] > 0)), round(obs.labels["snr"])
+    (4607, True, 10)
     """
 
     def __init__(self, inst: Instrument, profiles: list[np.ndarray]) -> None:
