@@ -1,4 +1,4 @@
-"""``spectromer benchmark``: the ViT against SVM, random forest and kNN on one split."""
+"""``spectromer benchmark``: the ViT, SpecFormer, SVM, random forest and kNN on one split."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ def _models(text: str) -> list[str]:
     unknown = [m for m in names if m not in MODELS]
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown model(s) {unknown or text!r}; choose from {','.join(MODELS)}"
+            f"unknown model(s) {', '.join(unknown) if unknown else repr(text)}; choose from "
+            f"{','.join(MODELS)}"
         )
     return names
 
@@ -23,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """Register the ``benchmark`` sub-command."""
     p = subparsers.add_parser(
         "benchmark",
-        help="compare the ViT with SVM, random forest and kNN on the same split",
+        help="compare the ViT and SpecFormer with SVM, random forest and kNN on the same split",
         description=(
             "Train and test every model of --models on exactly the same spectra and write "
             "OUT/results.json (one record per model: every metric, fit and predict seconds, "
@@ -44,7 +45,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--label", default="type", help="metadata column to predict (default: type)")
     p.add_argument(
         "--models", type=_models, default=None, metavar="LIST",
-        help="comma-separated subset of vit,svm,rf,knn (default: all)",
+        help="comma-separated subset of vit,specformer,svm,rf,knn (default: vit,svm,rf,knn); "
+             "vit also records the kNN and MLP probes of its embeddings (vit-knn, vit-mlp), "
+             "specformer pretrains a SpecFormer on the training spectra and records its "
+             "probes (specformer-knn, specformer-mlp) and its fine-tuned model (specformer-ft)",
     )  # fmt: skip
     p.add_argument("--out", "-o", default="benchmark", metavar="DIR", help="output folder")
     p.add_argument("--quick", action="store_true", help="small models and grids (smoke run)")
@@ -56,13 +60,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="SpectromerModel parameter overriding the preset, e.g. epochs=40 (repeatable)",
     )  # fmt: skip
     p.add_argument(
+        "--specformer-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+        help="SpecFormer setting overriding its preset: KEY for the encoder and the "
+             "fine-tuner, encoder.KEY or finetune.KEY for one, e.g. encoder.epochs=20 "
+             "(repeatable)",
+    )  # fmt: skip
+    p.add_argument(
         "--pretrain", action="store_true",
         help="pretrain the ViT by masked-image modelling on the training spectra (no labels) "
              "and --pretrain-data before fine-tuning",
     )  # fmt: skip
     p.add_argument(
         "--pretrain-data", nargs="+", action="append", default=[], metavar="DATA",
-        help="more unlabelled spectra for --pretrain, e.g. simulated ones (repeatable)",
+        help="more unlabelled spectra for --pretrain and for the pretraining of specformer, "
+             "e.g. simulated ones (repeatable)",
     )  # fmt: skip
     p.add_argument(
         "--pretrain-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
@@ -103,23 +114,29 @@ def _data(values: list[str] | None):
 
 def run(args: argparse.Namespace) -> int:
     """Run ``spectromer benchmark``."""
-    from spectromer.evaluation.benchmark import MODELS, results_text, run_benchmark
+    from spectromer.evaluation.benchmark import DEFAULT_MODELS, results_text, run_benchmark
 
-    if (args.pretrain_data or args.pretrain_option) and not args.pretrain:
-        raise ValueError("--pretrain-data and --pretrain-option need --pretrain")
+    models = args.models or list(DEFAULT_MODELS)
+    if args.pretrain_option and not args.pretrain:
+        raise ValueError("--pretrain-option needs --pretrain")
+    if args.pretrain_data and not (args.pretrain or "specformer" in models):
+        raise ValueError("--pretrain-data needs --pretrain or specformer in --models")
+    if args.specformer_option and "specformer" not in models:
+        raise ValueError("--specformer-option needs specformer in --models")
     if not 0 < args.test_fraction < 1:
         raise ValueError(f"--test-fraction must be in (0, 1), got {args.test_fraction}")
     result = run_benchmark(
         _data(args.train),
         args.label,
         test=_data(args.test),
-        models=args.models or MODELS,
+        models=models,
         out=args.out,
         quick=args.quick,
         task=args.task,
         test_fraction=args.test_fraction,
         seed=args.seed,
         vit_options=dict(args.vit_option) or None,
+        specformer_options=dict(args.specformer_option) or None,
         extra_tests=[_data(v) for v in args.extra_test],
         save_models=args.save_models,
         plots=not args.no_plots,

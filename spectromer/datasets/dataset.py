@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -294,7 +295,9 @@ class DatasetWriter:
         self._kind: list[int] = []
         self._start: list[float] = []
         self._step: list[float] = []
-        self._rows: list[dict[str, Any]] = []
+        self._rows: list[dict[str, Any]] = []  # rows added since the last table part
+        self._meta_parts: list[Table] = []  # metadata of appended datasets, as tables
+        self._n_rows = 0
         self._report: list[dict[str, Any]] = []
         self._buf: dict[str, list[np.ndarray]] = {k: [] for k in self._ragged}
         self._buffered = 0
@@ -322,7 +325,7 @@ class DatasetWriter:
             self._closed = True
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._n_rows
 
     def add(
         self,
@@ -380,6 +383,7 @@ class DatasetWriter:
         self._n_pix += n
         self._offsets.append(self._n_pix)
         self._rows.append(dict(meta or {}))
+        self._n_rows += 1
         self._buffered += n
         if self._buffered >= self.buffer_pixels:
             self._flush()
@@ -416,7 +420,13 @@ class DatasetWriter:
             self._kind.extend(ds._kind.tolist())
             self._start.extend(ds._start.tolist())
             self._step.extend(ds._step.tolist())
-            self._rows.extend(ds.meta_row(i) for i in range(len(ds)))
+            # the metadata stays a table (column arrays): a list of dicts, one per
+            # spectrum, would cost kilobytes per spectrum when merging large datasets
+            if self._rows:
+                self._meta_parts.append(rows_to_table(self._rows))
+                self._rows = []
+            self._meta_parts.append(ds.meta)
+            self._n_rows += len(ds)
         for row in ds.ingest_report:
             self.add_report(row["path"], row["status"], row["reason"], row["n_spectra"])
 
@@ -438,6 +448,36 @@ class DatasetWriter:
             self._buf[key] = []
         self._buffered = 0
 
+    def _meta_table(self) -> Table:
+        """The metadata of every spectrum written, in order, as one table."""
+        if not self._meta_parts:
+            return rows_to_table(self._rows)
+        parts = self._meta_parts + ([rows_to_table(self._rows)] if self._rows else [])
+        if len(parts) == 1:
+            return parts[0]
+        from astropy.table import vstack
+
+        try:  # the usual case: parts with the same columns of the same kinds
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # metadata merge notes
+                kinds = [{c: t[c].dtype.kind for c in t.colnames} for t in parts]
+                if any(k != kinds[0] for k in kinds[1:]):
+                    raise TypeError("column kinds differ")
+                return vstack(parts, join_type="exact", metadata_conflicts="silent")
+        except (TypeError, ValueError):  # different columns or kinds: as if added row by row
+            rows = []
+            for t in parts:
+                names = t.colnames
+                for r in t:
+                    rows.append(
+                        {
+                            n: (r[n].item() if hasattr(r[n], "item") else r[n])
+                            for n in names
+                            if not np.ma.is_masked(r[n])
+                        }
+                    )
+            return rows_to_table(rows)
+
     def close(self, attrs: Mapping[str, Any] | None = None) -> None:
         """Write the index arrays and tables and close the file."""
         if self._closed:
@@ -450,7 +490,7 @@ class DatasetWriter:
         h5["wave"].create_dataset("start", data=np.asarray(self._start, dtype=np.float64))
         h5["wave"].create_dataset("step", data=np.asarray(self._step, dtype=np.float64))
         h5["wave"].create_dataset("offsets", data=np.asarray(self._wave_offsets, dtype=np.int64))
-        _write_table(h5, "meta", rows_to_table(self._rows))
+        _write_table(h5, "meta", self._meta_table())
         report = rows_to_table(self._report, columns=_REPORT_COLUMNS if self._report else None)
         if not self._report:
             report = Table(
@@ -462,7 +502,7 @@ class DatasetWriter:
                 }
             )
         _write_table(h5, "ingest_report", report)
-        h5.attrs["n_spectra"] = len(self._rows)
+        h5.attrs["n_spectra"] = self._n_rows
         for key, value in (attrs or {}).items():
             h5.attrs[key] = value
         h5.close()
@@ -888,8 +928,17 @@ class SpectraDataset:
             wave[row, :n] = self.wavelength(int(i))
         z, names = self._row_labels()
         return SpectrumBatch._clean(
-            idx.copy(), lengths, wave, flux, ivar, mask, z[idx], [names[i] for i in idx],
-            grid_kind=self._kind[idx], grid_start=self._start[idx], grid_step=self._step[idx],
+            idx.copy(),
+            lengths,
+            wave,
+            flux,
+            ivar,
+            mask,
+            z[idx],
+            [names[i] for i in idx],
+            grid_kind=self._kind[idx],
+            grid_start=self._start[idx],
+            grid_step=self._step[idx],
         )
 
     def read_batch(self, indices: Sequence[int] | np.ndarray) -> SpectrumBatch:

@@ -8,12 +8,22 @@
 * :class:`KNNProbe`, :class:`MLPProbe` - AstroCLIP's probes of frozen embeddings (kNN
   with 64 distance-weighted neighbours, an MLP 64-64), :func:`probe_embeddings` and
   :func:`probe_encoder` to score any encoder with them.
-* :func:`run_benchmark` - the ViT against SVM, random forest and kNN on one split
-  (``spectromer benchmark``), :func:`results_to_rst` for the docs.
+* :func:`run_benchmark` - the ViT, SpecFormer (probed and fine-tuned), SVM, random
+  forest and kNN on one split (``spectromer benchmark``; the model families are the table
+  of :mod:`spectromer.evaluation.families`), :func:`results_to_rst` for the docs.
 * :func:`plot_confusion_matrix`, :func:`plot_redshift`, :func:`plot_metric_vs_snr`.
 """
 
-from .benchmark import MODELS, VIT_PRESETS, load_data, results_table, results_to_rst, run_benchmark
+from .benchmark import (
+    DEFAULT_MODELS,
+    MODELS,
+    SPECFORMER_PRESETS,
+    VIT_PRESETS,
+    load_data,
+    results_table,
+    results_to_rst,
+    run_benchmark,
+)
 from .metrics import (
     OUTLIER_THRESHOLD,
     SUCCESS_TOLERANCE,
@@ -45,5 +55,7 @@ __all__ = [
     "results_to_rst",
     "load_data",
     "MODELS",
+    "DEFAULT_MODELS",
     "VIT_PRESETS",
+    "SPECFORMER_PRESETS",
 ]

@@ -20,20 +20,28 @@ from typing import Any
 import numpy as np
 
 from ..models.presets import VIT_PRESETS
+from .families import FAMILIES, SPECFORMER_PRESETS, FitRequest, Fitted, fit_family
 from .metrics import classification_metrics, metrics_by_snr, redshift_metrics
 
 __all__ = [
     "run_benchmark",
     "VIT_PRESETS",
+    "SPECFORMER_PRESETS",
     "MODELS",
+    "DEFAULT_MODELS",
     "load_data",
     "results_table",
     "results_text",
     "results_to_rst",
 ]
 
-#: Models the benchmark knows: the ViT and the baselines of :mod:`spectromer.baselines`.
-MODELS = ("vit", "svm", "rf", "knn")
+#: Models the benchmark knows (the families of :mod:`spectromer.evaluation.families`):
+#: the ViT, SpecFormer and the baselines of :mod:`spectromer.baselines`.
+MODELS = tuple(FAMILIES)
+
+#: Models run when none are named: the ViT and the baselines (SpecFormer on request).
+DEFAULT_MODELS = ("vit", "svm", "rf", "knn")
+
 
 def load_data(data: Any, workdir: Path, name: str, progress: bool = True) -> Any:
     """A SpectraDataset from a dataset, a dataset file, or spectrum files (ingested).
@@ -75,87 +83,40 @@ def _column(ds: Any, name: str, rows: np.ndarray) -> np.ndarray | None:
     return np.asarray(ds.labels(name))[rows]
 
 
-#: Settings the masked-image pretraining takes over from the ViT (so its images and
-#: architecture are the ones fine-tuned).
-_SHARED_WITH_PRETRAINING = (
-    "backbone",
-    "representation",
-    "image_size",
-    "render_options",
-    "backbone_options",
-    "augment",
-    "device",
-    "precision",
-    "num_workers",
-    "random_state",
-    "progress",
-)
+def _fit(name: str, task: str, train_x, y_train, quick, seed, options, progress,
+         pretrain=None, pretrain_sources=(), out=Path("."), threads=1) -> list[Fitted]:  # fmt: skip
+    """Fit one family of :data:`~spectromer.evaluation.families.FAMILIES` on a
+    SpectrumSource: its records' fitted models, fit seconds and settings."""
+    request = FitRequest(task, train_x, y_train, quick=quick, seed=seed, progress=progress,
+                         out=out, threads=threads, options=options or {}, pretrain=pretrain,
+                         pretrain_sources=tuple(pretrain_sources))  # fmt: skip
+    return fit_family(name, request)
 
 
-def _pretrain(params: dict[str, Any], pretrain: dict[str, Any], sources: list, out: Path):
-    """Masked-image pretraining for the ViT: the backbone file, seconds, settings."""
-    from ..models import MaskedImagePretrainer, SpectromerModel
-
-    shared = {k: v for k, v in SpectromerModel(**params).get_params().items()
-              if k in _SHARED_WITH_PRETRAINING}  # fmt: skip
-    pretrainer = MaskedImagePretrainer(**{**shared, **pretrain})
-    t0 = time.perf_counter()
-    pretrainer.fit(sources)
-    seconds = time.perf_counter() - t0
-    path = pretrainer.save_backbone(out / "pretrained" / "backbone.safetensors")
-    settings = {k: v for k, v in pretrainer.get_params().items() if k != "progress"}
-    settings.update(n_spectra=pretrainer.n_spectra_, best_epoch=int(pretrainer.best_epoch_),
-                    final_val_loss=pretrainer.history_[-1].get("val_loss"))  # fmt: skip
-    return path, seconds, settings
-
-
-def _fit(name: str, task: str, train_x, y_train, quick, seed, vit_options, progress,
-         pretrain=None, pretrain_sources=(), out=Path("."), threads=1):  # fmt: skip
-    """Fit one model on a SpectrumSource; return it, the fit seconds and its settings."""
-    if name == "vit":
-        from ..models import SpectromerModel
-
-        params = dict(VIT_PRESETS["quick" if quick else "default"])
-        params.update(vit_options or {})
-        params.setdefault("random_state", seed)
-        params.setdefault("progress", progress)
-        pre = None
-        if pretrain is not None:
-            path, pre_s, pre_settings = _pretrain(
-                {"task": task, **params}, pretrain, [train_x, *pretrain_sources], out
-            )
-            params["pretrained"] = str(path)
-            pre = {"seconds": round(pre_s, 3), **pre_settings}
-        model = SpectromerModel(task=task, **params)
-        t0 = time.perf_counter()
-        model.fit(train_x, y_train)
-        fit_s = time.perf_counter() - t0
-        settings = {k: v for k, v in model.get_params().items() if k not in ("progress",)}
-        settings["best_epoch"] = int(model.best_epoch_)
-        settings["device_used"] = model.device_
-        settings["precision_used"] = model.precision_
-        if pre is not None:
-            settings["pretraining"] = pre
-            fit_s += pre["seconds"]
-        return model, fit_s, settings
-    from ..baselines import make_baseline
-
-    search = make_baseline(
-        name,
-        task=task,
-        quick=quick,
-        random_state=seed,
-        n_pixels=1000 if quick else 2000,
-        n_jobs=threads,
-    )
-    t0 = time.perf_counter()
-    search.fit(train_x, y_train)
-    fit_s = time.perf_counter() - t0
-    best = {
-        k: (v if isinstance(v, (int, float, str)) else str(v))
-        for k, v in search.best_params_.items()
-    }
-    return search, fit_s, {"best_params": best, "cv_score": float(search.best_score_)}
+def _score(member: Fitted, records, predictions, by_snr, save_models, out, progress, kind,
+           label, n_train, test_x, y_test, classes, snr, extra_sets) -> None:  # fmt: skip
+    """Predict the test set (and the extra ones) with one fitted record; append the records."""
+    name, model, fit_s, settings = member.name, member.model, member.fit_seconds, member.settings
+    if save_models:
+        _save_model(model, out / "models" / name)
+    base = {"model": name, "label": label, "task": kind, "n_train": int(n_train)}
+    sets = [("test", test_x, y_test, classes, snr), *extra_sets]
+    for set_name, x, y, cls, snr_set in sets:
+        pred, pred_s = _predict(model, x)
+        metrics, table = _evaluate(kind, label, y, pred, cls, snr_set)
+        records.append({**base, "test_set": set_name, "n_test": int(len(y)), **metrics,
+                        "fit_seconds": round(fit_s, 3), "predict_seconds": round(pred_s, 3),
+                        "settings": settings, "truth": y.tolist(),
+                        "prediction": pred.tolist()})  # fmt: skip
+        if set_name != "test":
+            continue
+        predictions[name] = pred
+        if table is not None:
+            by_snr[name] = table
+        if progress:
+            score = metrics.get("accuracy", metrics.get("r2"))
+            print(f"[{name}] done in {fit_s:.1f} s (fit) + {pred_s:.1f} s (predict): "
+                  f"{score:.4f}")  # fmt: skip
 
 
 def _predict(model: Any, x: Any) -> tuple[np.ndarray, float]:
@@ -165,10 +126,10 @@ def _predict(model: Any, x: Any) -> tuple[np.ndarray, float]:
 
 
 def _save_model(model: Any, folder: Path) -> None:
-    """Save a fitted model: SpectromerModel.save, or joblib for a baseline (atomically)."""
+    """Save a fitted model: its ``save`` (learners, probes), or joblib for a baseline."""
     from ..utils.atomic import atomic_path
 
-    if hasattr(model, "save"):
+    if hasattr(model, "save"):  # a learner, or a probe with its encoder (the probe alone)
         model.save(folder)
         return
     import joblib
@@ -210,13 +171,14 @@ def run_benchmark(
     label: str = "type",
     *,
     test: Any = None,
-    models: Sequence[str] = MODELS,
+    models: Sequence[str] = DEFAULT_MODELS,
     out: str | os.PathLike = "benchmark",
     quick: bool = False,
     task: str = "auto",
     test_fraction: float = 0.2,
     seed: int = 0,
     vit_options: dict[str, Any] | None = None,
+    specformer_options: dict[str, Any] | None = None,
     extra_tests: Sequence[Any] = (),
     save_models: bool = False,
     plots: bool = True,
@@ -238,11 +200,17 @@ def run_benchmark(
         Test data. Without it, a stratified split of ``train`` (``test_fraction``, ``seed``)
         is made; its indices are saved in the results.
     models : sequence of str
-        Any of :data:`MODELS`.
+        Any of :data:`MODELS` (default :data:`DEFAULT_MODELS`). Each gives one record
+        or more (:data:`~spectromer.evaluation.families.FAMILIES`): ``vit`` gives
+        ``vit`` and the probes of its embeddings ``vit-knn`` and ``vit-mlp``;
+        ``specformer`` pretrains a SpecFormer on the training split's spectra (and
+        ``pretrain_data``) and gives the probes of its embeddings ``specformer-knn`` and
+        ``specformer-mlp`` and the fine-tuned ``specformer-ft``.
     out : path
         Output folder.
     quick : bool
-        The ViT's ``quick`` preset and small baseline grids (a smoke run in minutes).
+        The ``quick`` presets of the ViT and SpecFormer and small baseline grids (a
+        smoke run in minutes).
     task : {"auto", "classification", "regression"}
         ``auto``: regression for a float column (such as ``z``), else classification.
     test_fraction : float
@@ -251,6 +219,11 @@ def run_benchmark(
         Seed of the split and of every model.
     vit_options : dict, optional
         SpectromerModel parameters that override the preset.
+    specformer_options : dict, optional
+        SpecFormer settings over :data:`SPECFORMER_PRESETS`: ``KEY`` sets the parameter
+        of the encoder and of the fine-tuner where each has it, ``encoder.KEY`` or
+        ``finetune.KEY`` one of them
+        (:func:`~spectromer.evaluation.families.specformer_settings`).
     extra_tests : sequence, optional
         More test sets (same kinds as ``train``), each scored with the same fitted
         models; their records carry ``test_set`` (the data's name), and their truth and
@@ -270,8 +243,8 @@ def run_benchmark(
         never seen. The ViT record's ``fit_seconds`` includes the pretraining, and its
         ``settings["pretraining"]`` says how long it took and with what.
     pretrain_data : sequence, optional
-        More unlabelled spectra for the pretraining (same kinds as ``train``), for
-        example simulated spectra.
+        More unlabelled spectra for the pretraining of the ViT (with ``pretrain``) and
+        of SpecFormer (same kinds as ``train``), for example simulated spectra.
     threads : int, optional
         CPU threads for the whole run: PyTorch's thread count, the BLAS/OpenMP
         thread pools, and the parallel jobs of the baselines' cross-validated search.
@@ -293,10 +266,12 @@ def run_benchmark(
         The content of ``results.json``: ``label``, ``task``, ``data`` (what was used),
         ``results`` (one record per model and test set: ``model``, ``label``,
         ``test_set``, ``n_train``, ``n_test``, every metric, ``fit_seconds``,
-        ``predict_seconds``, ``settings``, and the ``truth`` and ``prediction`` of every
-        test spectrum, so that any plot can be redrawn from the file; ``by_snr``: the
-        metrics in bins of S/N with their counts and Wilson intervals, the S/N column
-        named in ``data["snr_column"]``).
+        ``predict_seconds``, ``settings`` (a probe's: its encoder and probe, and the
+        seconds to train the encoder, embed and fit; its ``fit_seconds`` is their sum,
+        its ``predict_seconds`` embedding and probing), and the ``truth`` and
+        ``prediction`` of every test spectrum, so that any plot can be redrawn from the
+        file; ``by_snr``: the metrics in bins of S/N with their counts and Wilson
+        intervals, the S/N column named in ``data["snr_column"]``).
 
     Examples
     --------
@@ -372,41 +347,26 @@ def run_benchmark(
             raise TypeError(f"pretrain must be a dict of settings, True or None, got {pretrain!r}")
         pretrain_sources = [as_source(load_data(d, out, f"pretrain_{i}", progress))
                             for i, d in enumerate(pretrain_data or ())]  # fmt: skip
+        if pretrain_sources and pretrain_params is None and "specformer" not in models:
+            raise ValueError("pretrain_data is for pretraining: it needs pretrain= (the ViT) "
+                             "or 'specformer' in models")  # fmt: skip
+        options = {"vit": vit_options or {}, "specformer": specformer_options or {}}
         records, predictions, by_snr = [], {}, {}
-        with _thread_limits(threads, torch_too="vit" in models):
-            for name in models:
-                digest.source = name
+        torch_too = any(FAMILIES[m].torch for m in models)
+        with _thread_limits(threads, torch_too=torch_too):
+            for family in models:
+                digest.source = family
                 if progress:
-                    print(f"[{name}] fitting on {tr.size} spectra ...", flush=True)
-                model, fit_s, settings = _fit(
-                    name, kind, train_x, y_train, quick, seed, vit_options, progress,
+                    print(f"[{family}] fitting on {tr.size} spectra ...", flush=True)
+                fitted = _fit(
+                    family, kind, train_x, y_train, quick, seed, options, progress,
                     pretrain=pretrain_params, pretrain_sources=pretrain_sources, out=out,
                     threads=threads,
                 )  # fmt: skip
-                if save_models:
-                    _save_model(model, out / "models" / name)
-                pred, pred_s = _predict(model, test_x)
-                metrics, table = _evaluate(kind, label, y_test, pred, classes, snr)
-                base = {"model": name, "label": label, "task": kind, "n_train": int(tr.size)}
-                records.append({**base, "test_set": "test", "n_test": int(te.size), **metrics,
-                                "fit_seconds": round(fit_s, 3), "predict_seconds": round(pred_s, 3),
-                                "settings": settings, "truth": y_test.tolist(),
-                                "prediction": pred.tolist()})  # fmt: skip
-                predictions[name] = pred
-                if table is not None:
-                    by_snr[name] = table
-                if progress:
-                    score = metrics.get("accuracy", metrics.get("r2"))
-                    print(f"[{name}] done in {fit_s:.1f} s (fit) + {pred_s:.1f} s (predict): "
-                          f"{score:.4f}")  # fmt: skip
-                for set_name, x_e, y_e, cls_e, snr_e in extra_sets:
-                    pred_e, pred_s_e = _predict(model, x_e)
-                    metrics_e, _ = _evaluate(kind, label, y_e, pred_e, cls_e, snr_e)
-                    records.append({**base, "test_set": set_name, "n_test": int(len(y_e)),
-                                    **metrics_e, "fit_seconds": round(fit_s, 3),
-                                    "predict_seconds": round(pred_s_e, 3),
-                                    "settings": settings, "truth": y_e.tolist(),
-                                    "prediction": pred_e.tolist()})  # fmt: skip
+                for member in fitted:
+                    _score(member, records, predictions, by_snr, save_models, out, progress,
+                           kind, label, tr.size, test_x, y_test, classes, snr,
+                           extra_sets)  # fmt: skip
         digest.source = None
         result = {
             "label": label,
@@ -765,10 +725,16 @@ def results_to_rst(result: dict[str, Any], title: str | None = None, level: str 
         if "best_params" in st:
             params = ", ".join(f"{k.split('__')[-1]}={v}" for k, v in st["best_params"].items())
             chosen.append(f"- ``{r['model']}``: {params} (cross-validated {st['cv_score']:.3f})")
+        elif "probe" in st:
+            used = st.get("n_neighbors_used")
+            chosen.append(f"- ``{r['model']}``: the {st['probe']} probe of the "
+                          f"{st.get('embedding_dim', '?')}-dimensional embeddings of "
+                          f"``{st.get('encoder', {}).get('model', '?')}``"
+                          + (f", {used} neighbours" if used is not None else ""))  # fmt: skip
         elif "best_epoch" in st:
-            opts = {k: st[k] for k in ("backbone", "image_size", "backbone_options",
-                                       "render_options", "standardize", "pretrained", "epochs",
-                                       "lr", "random_state")
+            opts = {k: st[k] for k in ("backbone", "config", "grid", "image_size",
+                                       "backbone_options", "render_options", "standardize",
+                                       "pretrained", "epochs", "lr", "random_state")
                     if st.get(k) is not None and st.get(k) is not False}  # fmt: skip
             chosen.append(f"- ``{r['model']}``: best epoch {st['best_epoch']}, "
                           f"precision {st.get('precision_used', '?')}, {opts}")  # fmt: skip

@@ -38,7 +38,7 @@ from sklearn.utils.metaestimators import available_if
 
 from .metrics import classification_metrics, redshift_metrics
 
-__all__ = ["KNNProbe", "MLPProbe", "PROBES", "probe_embeddings", "probe_encoder"]
+__all__ = ["KNNProbe", "MLPProbe", "PROBES", "make_probe", "probe_embeddings", "probe_encoder"]
 
 TASKS = ("auto", "regression", "classification")
 
@@ -544,6 +544,41 @@ class MLPProbe(_Probe):
 PROBES: dict[str, type[_Probe]] = {"knn": KNNProbe, "mlp": MLPProbe}
 
 
+def make_probe(name: str, task: str = "auto", random_state: Any = 0, **options: Any) -> _Probe:
+    """A probe of :data:`PROBES` by name, for ``task``, seeded where it draws numbers.
+
+    Parameters
+    ----------
+    name : {"knn", "mlp"}
+        The probe.
+    task : {"auto", "regression", "classification"}
+        Its task.
+    random_state : int, RandomState or None
+        Seed of a probe that has one (the MLP); ignored by the kNN.
+    **options
+        Other parameters of the probe (they override ``task`` and ``random_state``).
+
+    Returns
+    -------
+    KNNProbe or MLPProbe
+        Not fitted.
+
+    Examples
+    --------
+    >>> from spectromer.evaluation.probes import make_probe
+    >>> make_probe("mlp", "regression", 3, epochs=5).get_params()["random_state"]
+    3
+    >>> make_probe("knn", n_neighbors=8)
+    KNNProbe(n_neighbors=8)
+    """
+    if name not in PROBES:
+        raise ValueError(f"probe must be one of {sorted(PROBES)}, got {name!r}")
+    params: dict[str, Any] = {"task": task}
+    if "random_state" in PROBES[name]().get_params():
+        params["random_state"] = random_state
+    return PROBES[name]().set_params(**{**params, **options})
+
+
 def probe_embeddings(
     train_embeddings: Any,
     y_train: Any,
@@ -622,10 +657,7 @@ def probe_embeddings(
     resolved = resolve_task(task, y_fit)
     out: dict[str, dict[str, Any]] = {}
     for name in names:
-        params: dict[str, Any] = {"task": resolved}
-        if "random_state" in PROBES[name]().get_params():
-            params["random_state"] = random_state
-        probe = PROBES[name]().set_params(**{**params, **options.get(name, {})})
+        probe = make_probe(name, resolved, random_state, **options.get(name, {}))
         t0 = time.perf_counter()
         probe.fit(train_embeddings, y_fit)
         fit_s = time.perf_counter() - t0
