@@ -19,10 +19,14 @@ from spectromer.cli import main
 from spectromer.datasets import SpectraDataset, load_sample, sample_path, simulate_sdss
 from spectromer.evaluation import benchmark as bm
 from spectromer.evaluation.benchmark import (
+    DEFAULT_MODELS,
     MODELS,
+    SPECFORMER_PRESETS,
     VIT_PRESETS,
     load_data,
     results_table,
+    results_text,
+    results_to_rst,
     run_benchmark,
 )
 
@@ -96,7 +100,13 @@ def simulated(tmp_path_factory):
 
 
 def test_models_and_presets():
-    assert MODELS == ("vit", "svm", "rf", "knn")
+    assert MODELS == ("vit", "specformer", "svm", "rf", "knn")
+    assert DEFAULT_MODELS == ("vit", "svm", "rf", "knn")  # SpecFormer only when named
+    assert set(SPECFORMER_PRESETS) == {"quick", "default"}
+    sf_quick, sf_default = SPECFORMER_PRESETS["quick"], SPECFORMER_PRESETS["default"]
+    assert sf_default["encoder"]["config"] == "small"
+    for stage in ("encoder", "finetune"):
+        assert 1 <= sf_quick[stage]["epochs"] <= 2 < sf_default[stage]["epochs"]
     assert set(VIT_PRESETS) == {"quick", "default"}
     quick, default = VIT_PRESETS["quick"], VIT_PRESETS["default"]
     assert quick["pretrained"] is False and default["pretrained"] is False
@@ -418,6 +428,8 @@ def test_cli_failed_run_leaves_no_empty_folder(tmp_path, capsys):
 def test_vit_tiny(small, tmp_path):
     pytest.importorskip("torch")
     from spectromer import SpectromerModel
+    from spectromer.evaluation import KNNProbe
+    from spectromer.spectra import as_source
 
     result = run_benchmark(small["ds"], models=["vit"], quick=True, out=tmp_path,
                            vit_options=TINY_VIT, save_models=True, plots=False,
@@ -435,7 +447,181 @@ def test_vit_tiny(small, tmp_path):
     assert "progress" not in st
     folder = tmp_path / "models" / "vit"
     assert (folder / "model.safetensors").is_file() and (folder / "config.json").is_file()
-    assert SpectromerModel.load(folder).classes_.tolist() == ["A", "F", "G"]
+    vit = SpectromerModel.load(folder)
+    assert vit.classes_.tolist() == ["A", "F", "G"]
+    # the probes of the ViT's embeddings, recorded next to it (the vit record unchanged)
+    records = result["results"]
+    assert [x["model"] for x in records] == ["vit", "vit-knn", "vit-mlp"]
+    split = result["data"]["split"]
+    types = small["ds"].labels("type")
+    train_x = as_source(small["ds"], indices=split["train_rows"])
+    test_x = as_source(small["ds"], indices=split["test_rows"])
+    emb_train, emb_test = vit.transform(train_x), vit.transform(test_x)
+    for probe_record, probe in zip(records[1:], ("knn", "mlp"), strict=True):
+        assert CLS_FIELDS <= set(probe_record), CLS_FIELDS - set(probe_record)
+        assert (probe_record["n_train"], probe_record["n_test"]) == (120, 30)
+        pst = probe_record["settings"]
+        assert pst["probe"] == probe and pst["encoder"]["model"] == "vit"
+        assert pst["embedding_dim"] == emb_train.shape[1]
+        assert probe_record["fit_seconds"] >= r["fit_seconds"]  # the ViT's training included
+        assert (tmp_path / "models" / f"vit-{probe}" / "probe.joblib").is_file()
+    # the kNN probe is a KNNProbe on SpectromerModel.transform embeddings of the split
+    knn = KNNProbe(task="classification").fit(emb_train, types[split["train_rows"]])
+    assert records[1]["prediction"] == knn.predict(emb_test).tolist()
+    assert records[1]["settings"]["n_neighbors_used"] == 64
+
+
+# --- SpecFormer -----------------------------------------------------------------------
+
+SF_RECORDS = ["specformer-knn", "specformer-mlp", "specformer-ft"]
+
+
+@pytest.fixture(scope="module")
+def specformer_run(small, tmp_path_factory):
+    """specformer + knn on the 150-spectrum subset (quick preset, 1 epoch), 45 unlabelled
+    extra spectra for the pretraining; what SpecFormerEncoder.fit was given is recorded."""
+    pytest.importorskip("torch")
+    from spectromer.models import SpecFormerEncoder
+
+    out = tmp_path_factory.mktemp("specformer")
+    seen = []
+    real_fit = SpecFormerEncoder.fit
+
+    def spy(self, X, *args, **kwargs):
+        parts = X if isinstance(X, list) else [X]
+        seen.append({"n": sum(len(p) for p in parts), "parts": parts,
+                     "params": self.get_params()})  # fmt: skip
+        return real_fit(self, X, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(SpecFormerEncoder, "fit", spy)
+        result = run_benchmark(
+            small["ds"], models=["specformer", "knn"], quick=True, out=out, plots=False,
+            progress=False, threads=1, pretrain_data=[small["test"]], save_models=True,
+            specformer_options={"epochs": 1, "encoder.mask_num_chunks": 4, "device": "cpu"},
+        )  # fmt: skip
+    return result, out, seen
+
+
+def test_specformer_records(specformer_run, small):
+    result, out, _ = specformer_run
+    records = result["results"]
+    assert [r["model"] for r in records] == [*SF_RECORDS, "knn"]
+    types = small["ds"].labels("type")
+    test_rows = result["data"]["split"]["test_rows"]
+    for r in records:
+        assert CLS_FIELDS <= set(r), CLS_FIELDS - set(r)
+        assert (r["n_train"], r["n_test"]) == (120, 30) and r["test_set"] == "test"
+        assert 0 <= r["accuracy"] <= 1 and np.asarray(r["confusion_matrix"]).sum() == 30
+        assert r["fit_seconds"] > 0 and r["predict_seconds"] > 0
+        assert r["truth"] == types[test_rows].tolist() and len(r["prediction"]) == 30
+        assert sum(b["n"] for b in r["by_snr"]) > 0  # the same _evaluate as the baselines
+    knn_probe, mlp_probe, ft = (r["settings"] for r in records[:3])
+    assert knn_probe["probe"] == "knn" and mlp_probe["probe"] == "mlp"
+    assert knn_probe["embedding_dim"] == mlp_probe["embedding_dim"] == 32  # the quick width
+    assert knn_probe["encoder"]["model"] == "specformer"
+    assert knn_probe["n_neighbors_used"] == 64
+    pre = ft["pretraining"]
+    assert knn_probe["encoder"]["pretraining"] == pre
+    assert pre["n_spectra"] == 120 + 45  # the training split and the unlabelled extras
+    assert records[0]["fit_seconds"] >= pre["seconds"] and ft["best_epoch"] == 1
+    assert ft["pretrained"] == pre["saved"] == str(out / "pretrained" / "specformer")
+    assert (out / "pretrained" / "specformer" / "config.json").is_file()
+    assert (out / "models" / "specformer-ft" / "config.json").is_file()
+    assert (out / "models" / "specformer-knn" / "probe.joblib").is_file()
+    # the table, its text and the docs' rst are generic over records
+    table = results_table(result)
+    assert list(table["model"]) == [*SF_RECORDS, "knn"]
+    text = results_text(result)
+    rst = results_to_rst(result)
+    for name in SF_RECORDS:
+        assert name in text and f"* - {name}" in rst
+    assert "``specformer-knn``: the knn probe of the 32-dimensional embeddings" in rst
+
+
+def test_specformer_pretrains_on_the_training_split_only(specformer_run, small):
+    result, _, seen = specformer_run
+    (call,) = seen
+    split = result["data"]["split"]
+    train_part, extra = call["parts"]
+    np.testing.assert_array_equal(train_part.rows, split["train_rows"])
+    assert not set(train_part.rows.tolist()) & set(split["test_rows"])
+    assert len(extra) == 45 and call["n"] == 165
+    # --specformer-option: "epochs" reaches both stages, "encoder.*" the encoder only
+    assert call["params"]["epochs"] == 1 and call["params"]["mask_num_chunks"] == 4
+    assert call["params"]["random_state"] == 0
+    ft = result["results"][2]["settings"]
+    assert ft["epochs"] == 1 and "mask_num_chunks" not in ft
+    assert ft["pretraining"]["mask_num_chunks"] == 4
+
+
+def test_specformer_regression(simulated, tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    train, _ = simulated
+    tiny = {**SPECFORMER_PRESETS["quick"]}
+    tiny["encoder"] = {**tiny["encoder"], "config": {"embed_dim": 16, "num_layers": 1,
+                                                      "num_heads": 2, "max_len": 800}}  # fmt: skip
+    monkeypatch.setitem(SPECFORMER_PRESETS, "quick", tiny)
+    result = run_benchmark(train, "z", models=["specformer"], quick=True, out=tmp_path,
+                           plots=False, progress=False, threads=1,
+                           specformer_options={"epochs": 1, "batch_size": 48})  # fmt: skip
+    records = result["results"]
+    assert [r["model"] for r in records] == SF_RECORDS
+    for r in records:
+        assert REG_FIELDS <= set(r), REG_FIELDS - set(r)
+        assert set(r["by_class"]) == {"GALAXY", "QSO"} and r["n_train"] == 96
+    assert records[0]["settings"]["embedding_dim"] == 16
+    assert records[2]["settings"]["batch_size"] == 48
+
+
+def test_specformer_options_are_checked(small, tmp_path):
+    from spectromer.evaluation.families import specformer_settings
+
+    enc, ft = specformer_settings(False, {"lr": 1e-3, "finetune.freeze_encoder": True})
+    assert enc["config"] == "small" and enc["lr"] == ft["lr"] == 1e-3
+    assert ft["freeze_encoder"] is True and "freeze_encoder" not in enc
+    for bad, match in ((
+        {"colour": 1}, "'colour': no SpecFormer stage"), ({"head.lr": 1}, "prefix must be"),
+        ({"finetune.pretrained": "x"}, "'finetune.pretrained'"),
+        ({"finetune.mask_num_chunks": 2}, "'finetune.mask_num_chunks'"),
+    ):  # fmt: skip
+        with pytest.raises(ValueError, match=match):
+            specformer_settings(True, bad)
+    with pytest.raises(ValueError, match="colour"):
+        run_benchmark(small["ds"], models=["specformer"], quick=True, out=tmp_path / "x",
+                      specformer_options={"colour": 1}, plots=False, progress=False)  # fmt: skip
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(ValueError, match="pretrain_data"):
+        run_benchmark(small["ds"], models=["knn"], quick=True, out=tmp_path / "y",
+                      pretrain_data=[small["test"]], plots=False, progress=False)  # fmt: skip
+
+
+def test_cli_specformer_options(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def fake(*args, **kwargs):
+        calls.append(kwargs)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(bm, "run_benchmark", fake)
+    code = main(["benchmark", "--models", "vit,specformer", "--specformer-option",
+                 "encoder.epochs=3", "--specformer-option", "config=small", "--pretrain-data",
+                 "sim.h5", "--out", str(tmp_path)])  # fmt: skip
+    assert code == 1
+    (kw,) = calls
+    assert kw["models"] == ["vit", "specformer"]
+    assert kw["specformer_options"] == {"encoder.epochs": 3, "config": "small"}
+    assert kw["pretrain"] is None and kw["pretrain_data"] == ["sim.h5"]
+    assert main(["benchmark", "--out", str(tmp_path)]) == 1
+    assert calls[-1]["models"] == list(DEFAULT_MODELS)
+    capsys.readouterr()
+    for argv, message in (
+        (["--models", "vit", "--specformer-option", "epochs=1"], "--specformer-option needs"),
+        (["--models", "knn", "--pretrain-data", "sim.h5"], "--pretrain-data needs"),
+    ):
+        assert main(["benchmark", *argv, "--out", str(tmp_path)]) == 1
+        assert message in capsys.readouterr().err
+    assert len(calls) == 2  # refused before any run
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -572,10 +758,10 @@ def test_cli_train_and_test_given(small, tmp_path, capsys):
 
 def test_cli_bad_models(capsys):
     with pytest.raises(SystemExit) as info:
-        main(["benchmark", "--models", "foo", "--out", "x"])
+        main(["benchmark", "--models", "vit,foo,specformer", "--out", "x"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "foo" in err and "vit,svm,rf,knn" in err
+    assert "unknown model(s) foo;" in err and "vit,specformer,svm,rf,knn" in err
     with pytest.raises(SystemExit) as info:
         main(["benchmark", "--models", ",", "--out", "x"])
     assert info.value.code == 2
