@@ -27,9 +27,13 @@ PUBLIC_MODULES = [
     "spectromer.models",
     "spectromer.models.weights",
     "spectromer.models.mae",
+    "spectromer.models.specformer",
+    "spectromer.models.specformer_learner",
     "spectromer.training",
     "spectromer.baselines",
     "spectromer.evaluation",
+    "spectromer.evaluation.probes",
+    "spectromer.evaluation.families",
     "spectromer.testing",
 ]
 
