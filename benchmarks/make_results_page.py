@@ -17,7 +17,9 @@ Usage::
 * ``ablation_type``, ``ablation_subtype``: one change at a time to the ViT (GPU);
   ``ablation_type_cpu``: masked-image pretraining and z-score channels (CPU), with
   ``lamost_type_vit_<variant>_seed*`` the same variants with other seeds;
-* ``sdss_z``: redshift on simulated SDSS spectra, and on the real SDSS galaxies.
+* ``sdss_z``: redshift on simulated SDSS spectra, and on the real SDSS galaxies;
+* ``boss_z``: redshift on BOSS-like galaxies and quasars of the survey simulator
+  (``simulate_survey(survey="boss")``), and on the real SDSS and BOSS spectra.
 
 Every number on the page comes from those JSON files; ``--check`` exits 1 if the
 committed page differs from what the files give (the test suite runs it).
@@ -43,6 +45,8 @@ SECTIONS = {
     "ablation_subtype": "ViT ablation, subtype",
     "ablation_type_cpu": "ViT ablation on the CPU, coarse type: pretraining, z-score channels",
     "sdss_z": "Redshift: simulated SDSS galaxies and quasars, and the real SDSS galaxies",
+    "boss_z": "Redshift: simulated BOSS-like galaxies and quasars (survey simulator), "
+    "and the real SDSS and BOSS spectra",
 }
 
 

@@ -3,9 +3,11 @@ Redshift on simulated SDSS spectra
 ==================================
 
 Real galaxy and quasar spectra in bulk need a download, so this example uses
-**simulated** SDSS spectra from :func:`spectromer.datasets.simulate_sdss`: the SDSS
-pipeline's own eigenspectra, combined with realistic coefficient spreads, redshifted
-onto the SDSS log-wavelength grid, with noise from an SDSS-like inverse variance.
+**simulated** SDSS spectra from :func:`spectromer.datasets.simulate_survey`
+(``survey="sdss"``, :doc:`/simulation`): the SDSS pipeline's own eigenspectra with
+coefficient spreads, emission lines, velocity dispersions and the Lyman-alpha forest,
+redshifted onto the SDSS log-wavelength grid and observed with the SDSS instrument
+(resolution, calibration errors, the measured noise profile, sky residuals).
 Every spectrum is labelled ``simulated`` in the dataset. A k-nearest-neighbours
 baseline (:func:`spectromer.baselines.make_baseline`) learns their redshifts, and
 :func:`spectromer.evaluation.redshift_metrics` scores it with the survey's metrics.
@@ -20,12 +22,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from spectromer.baselines import make_baseline
-from spectromer.datasets import simulate_sdss
+from spectromer.datasets import simulate_survey
 from spectromer.evaluation import plot_redshift, redshift_metrics
 from spectromer.spectra import as_source
 
 path = Path(tempfile.mkdtemp()) / "simulated_sdss.h5"
-ds = simulate_sdss(400, path, classes=("GALAXY", "QSO"), seed=0)
+ds = simulate_survey(400, path, survey="sdss", classes=("GALAXY", "QSO"), seed=0)
 print(ds.summary("class"))
 
 # %%
