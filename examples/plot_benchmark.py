@@ -51,10 +51,17 @@ print(f"{len(split['train_rows'])} training and {len(split['test_rows'])} test s
 #
 # Each record keeps the true and predicted label of every test spectrum, so any plot can
 # be redrawn from ``results.json``; the run also wrote these matrices to
-# ``confusion_matrices.png``. Most errors are between neighbouring types.
+# ``confusion_matrices.png``. Most errors are between neighbouring types. ``vit-knn``
+# and ``vit-mlp`` are AstroCLIP's probes (kNN and a small MLP) of the ViT's frozen
+# embeddings, the protocol every encoder is compared with.
 
-fig, axes = plt.subplots(1, 4, figsize=(14, 3.6), layout="constrained")
-for ax, record in zip(axes, result["results"], strict=True):
+records = result["results"]
+ncols = 3
+nrows = -(-len(records) // ncols)
+fig, axes = plt.subplots(nrows, ncols, figsize=(11, 3.4 * nrows), layout="constrained")
+for ax in axes.flat[len(records) :]:
+    ax.set_visible(False)
+for ax, record in zip(axes.flat, records):
     plot_confusion_matrix(
         record["truth"], record["prediction"], ax=ax, title=f"{record['model']}: type"
     )

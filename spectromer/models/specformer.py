@@ -51,10 +51,10 @@ from .factory import _key_list
 from .specformer_config import SPECFORMER_CONFIGS, SpecFormerConfig
 from .weights import PretrainedWeightsUnavailable, hub_offline, hub_reachable
 
+# SpecFormerConfig and SPECFORMER_CONFIGS are importable from here too; they are
+# documented once, in spectromer.models (their module is specformer_config).
 __all__ = [
     "SpecFormer",
-    "SpecFormerConfig",
-    "SPECFORMER_CONFIGS",
     "PUBLISHED_CHECKPOINTS",
     "tokenize",
 ]
