@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
             "the chosen settings), the plots, and print a table. DATA is a dataset .h5 file "
             "or spectrum files, folders or globs (ingested into OUT first). Without --test a "
             "stratified split of --train is made with --seed. Without --train the bundled "
-            "LAMOST sample is used. --quick runs small settings: about 40 s on an idle 2-core "
+            "LAMOST sample is used. --quick runs small settings: about 60 s on an idle 2-core "
             "machine; when other jobs share the cores it uses only the free ones (measured "
             "under load: 67 s with 1 thread, 3 min 43 s with 2)."
         ),

@@ -19,7 +19,7 @@ from typing import Any
 __all__ = ["VIT_PRESETS"]
 
 #: SpectromerModel settings of the ViT in the benchmark (``quick``: a smoke run; the
-#: whole quick benchmark on the bundled sample takes about 40 s on an idle 2-core
+#: whole quick benchmark on the bundled sample takes about 60 s on an idle 2-core
 #: machine; ``default``: the setting reported in the docs). Trained from scratch: no
 #: ImageNet weights are downloaded.
 VIT_PRESETS: dict[str, dict[str, Any]] = {

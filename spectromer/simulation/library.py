@@ -200,7 +200,8 @@ class StarLibrary:
             return i, i, 0.0
         lo_code = self.code[below].max()
         hi_code = self.code[above].min()
-        # several templates can share a code: each is a different star, pick by rank below
+        # several templates can share a code (different stars): the first one in the
+        # library is always taken, so the others of that code are not used
         lo = below[self.code[below] == lo_code]
         hi = above[self.code[above] == hi_code]
         w = (code - lo_code) / (hi_code - lo_code)
