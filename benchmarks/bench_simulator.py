@@ -823,6 +823,12 @@ def render_rst(result: Mapping[str, Any]) -> str:
         + (" (quick mode: small samples)." if result["mode"] == "quick" else "."),
         "",
     ]
+    for section, when in result.get("carried_over", {}).items():
+        lines += [
+            f"The {section.replace('_', '-')} figures are from an earlier run "
+            f"(``{when['command']}``, {when['date']}).",
+            "",
+        ]
     s2r = result.get("sim_to_real")
     if s2r:
         t, st = s2r["type"], s2r["subtype"]
@@ -981,6 +987,43 @@ def render_rst(result: Mapping[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------- main
+def _carry_over(
+    path: Path, result: Mapping[str, Any], skipped: Sequence[str]
+) -> dict[str, Any]:
+    """Sections skipped in this run, taken from an earlier run's JSON of the same mode.
+
+    So ``--skip`` reruns one part without losing the others from the docs page;
+    ``carried_over`` records which sections came from which earlier command.
+
+    Examples
+    --------
+    >>> import json, tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.json"
+    >>> _ = p.write_text(json.dumps({"mode": "full", "date": "d", "command": "c", "speed": {}}))
+    >>> _carry_over(p, {"mode": "full"}, ["speed", "stars"])["carried_over"]
+    {'speed': {'date': 'd', 'command': 'c'}}
+    """
+    if not skipped or not path.is_file():
+        return {}
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if earlier.get("mode") != result.get("mode"):
+        return {}
+    out: dict[str, Any] = {}
+    carried = dict(earlier.get("carried_over", {}))
+    for section in skipped:
+        if section in earlier and section not in result:
+            out[section] = earlier[section]
+            carried[section] = carried.get(section) or {
+                "date": earlier.get("date"),
+                "command": earlier.get("command"),
+            }
+    carried = {k: v for k, v in carried.items() if k in out}
+    return {**out, "carried_over": carried} if out else {}
+
+
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -1106,6 +1149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         result["seconds"]["speed"] = round(time.perf_counter() - t0, 1)
     result["seconds"]["total"] = round(time.perf_counter() - t_all, 1)
+    result.update(_carry_over(Path(args.json), result, args.skip))
 
     from spectromer.evaluation.benchmark import _finite, _json_default
 

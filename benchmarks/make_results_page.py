@@ -21,7 +21,15 @@ Usage::
 * ``boss_z``: redshift on BOSS-like galaxies and quasars of the survey simulator
   (``simulate_survey(survey="boss")``), and on the real SDSS and BOSS spectra.
 
-Every number on the page comes from those JSON files; ``--check`` exits 1 if the
+It also writes the tables of the "Spectromer vs AstroCLIP" page
+(``docs/_astroclip_results.rst``, :data:`ASTROCLIP`): each comparison run
+(``astroclip_type``, ``astroclip_subtype``, ``astroclip_z``: ``spectromer benchmark
+--models ...,specformer``) with the records of its base run (``lamost_type``, ...)
+for the models it did not rerun, only where both runs used the same data, label and
+split (the same train and test rows; otherwise it stops with an error), then one
+table per encoder: fine-tuned, kNN probe and MLP probe side by side.
+
+Every number on the pages comes from those JSON files; ``--check`` exits 1 if a
 committed page differs from what the files give (the test suite runs it).
 """
 
@@ -47,6 +55,22 @@ SECTIONS = {
     "sdss_z": "Redshift: simulated SDSS galaxies and quasars, and the real SDSS galaxies",
     "boss_z": "Redshift: simulated BOSS-like galaxies and quasars (survey simulator), "
     "and the real SDSS and BOSS spectra",
+}
+
+
+#: The comparison runs of the AstroCLIP page: folder -> (title, base run whose records
+#: fill in the models the comparison run did not fit, on the same split).
+ASTROCLIP = {
+    "astroclip_type": ("LAMOST DR10, coarse type (real spectra)", "lamost_type"),
+    "astroclip_subtype": ("LAMOST DR10, subtype (real spectra)", "lamost_subtype"),
+    "astroclip_z": ("Redshift: simulated BOSS-like galaxies and quasars, and the real "
+                    "SDSS and BOSS spectra", "boss_z"),
+}
+#: The encoders of the side-by-side table: name -> (fine-tuned record, probe prefix).
+ENCODERS = {
+    "ViT (Spectromer)": ("vit", "vit"),
+    "ViT, masked-image pretraining only": (None, "vit-mae"),
+    "SpecFormer (AstroCLIP)": ("specformer-ft", "specformer"),
 }
 
 
@@ -223,24 +247,114 @@ def make_page(runs: Path, docs: Path) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def combine_runs(run: dict, base: dict | None, run_name: str, base_name: str) -> dict:
+    """The comparison run's records, then the base run's for the models it lacks.
+
+    Raises ``ValueError`` when the two runs differ in data, label or split.
+    """
+    if base is None:
+        return run
+    for key in ("label", "task"):
+        if run.get(key) != base.get(key):
+            raise ValueError(f"{run_name} and {base_name} differ in {key}: "
+                             f"{run.get(key)!r} and {base.get(key)!r}")  # fmt: skip
+    a, b = run["data"], base["data"]
+    for key in ("train", "test", "extra_tests"):
+        if a.get(key) != b.get(key):
+            raise ValueError(f"{run_name} and {base_name} used different {key} data: "
+                             f"{a.get(key)!r} and {b.get(key)!r}")  # fmt: skip
+    for key in ("train_rows", "test_rows", "seed", "kind"):
+        if a.get("split", {}).get(key) != b.get("split", {}).get(key):
+            raise ValueError(f"{run_name} and {base_name} used different splits ({key})")
+    have = {r["model"] for r in run["results"]}
+    taken = [r for r in base["results"] if r["model"] not in have]
+    return {**run, "results": [*run["results"], *taken],
+            "records_from": {base_name: sorted({r["model"] for r in taken})}}  # fmt: skip
+
+
+def _side_by_side(result: dict) -> list[str]:
+    """One row per encoder: fine-tuned, kNN probe, MLP probe, per test set."""
+    from spectromer.evaluation.benchmark import _list_table
+
+    metric = "accuracy" if result["task"] == "classification" else "r2"
+    recs = {(r["model"], r.get("test_set", "test")): r for r in result["results"]}
+    sets = list(dict.fromkeys(r.get("test_set", "test") for r in result["results"]))
+    rows = []
+    for label, (tuned, prefix) in ENCODERS.items():
+        for test_set in sets:
+            cells = [recs.get((name, test_set), {}).get(metric) if name else None
+                     for name in (tuned, f"{prefix}-knn", f"{prefix}-mlp")]  # fmt: skip
+            if any(c is not None for c in cells):
+                rows.append([label, test_set, *["-" if c is None else c for c in cells]])
+    best = [
+        [name, test_set, recs[(name, test_set)][metric]]
+        for name in ("svm", "rf", "knn")
+        for test_set in sets
+        if (name, test_set) in recs
+    ]
+    if not rows:
+        return []
+    lines = [f"Side by side ({metric} on each test set): every encoder fine-tuned on the "
+             "labels and frozen under AstroCLIP's two probes; the baselines below it.", ""]
+    lines += _list_table(["encoder", "test set", "fine-tuned", "kNN probe", "MLP probe"], rows)
+    if best:
+        lines += _list_table(["baseline", "test set", metric], best)
+    return lines
+
+
+def make_astroclip_page(runs: Path, docs: Path) -> str:
+    """The tables of the AstroCLIP page as text (sections present in ``runs``)."""
+    from spectromer.evaluation import results_to_rst
+
+    lines = [
+        ".. This file is generated by benchmarks/make_results_page.py from the results.json",
+        "   files in docs/benchmark_results; do not edit it by hand.",
+        "",
+    ]
+    for name, (title, base_name) in ASTROCLIP.items():
+        path = runs / name / "results.json"
+        if not path.is_file():
+            continue
+        run = json.loads(path.read_text())
+        base_path = runs / base_name / "results.json"
+        base = json.loads(base_path.read_text()) if base_path.is_file() else None
+        result = combine_runs(run, base, name, base_name)
+        lines += [title, "-" * len(title), ""]
+        lines += _side_by_side(result)
+        taken = result.get("records_from", {}).get(base_name)
+        if taken:
+            lines += [f"The records {', '.join(f'``{m}``' for m in taken)} are those of the "
+                      f"``{base_name}`` run (same data, label and split); the others are "
+                      f"from ``{name}``.", ""]  # fmt: skip
+        lines += [results_to_rst(result), ""]
+        lines += _images(runs / name, docs)
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", default=str(ROOT / "docs" / "benchmark_results"))
     p.add_argument("--out", default=str(ROOT / "docs" / "_benchmark_results.rst"))
+    p.add_argument("--astroclip-out", default=str(ROOT / "docs" / "_astroclip_results.rst"))
     p.add_argument("--check", action="store_true", help="compare with --out, write nothing")
     args = p.parse_args(argv)
-    out = Path(args.out)
-    text = make_page(Path(args.runs), out.parent)
+    out, astroclip_out = Path(args.out), Path(args.astroclip_out)
+    pages = {out: make_page(Path(args.runs), out.parent),
+             astroclip_out: make_astroclip_page(Path(args.runs), astroclip_out.parent)}
     if args.check:
-        same = out.is_file() and out.read_text() == text
-        state = "up to date" if same else "OUT OF DATE: run benchmarks/make_results_page.py"
-        print(f"{out}: {state}")
-        return 0 if same else 1
+        stale = 0
+        for path, text in pages.items():
+            same = path.is_file() and path.read_text() == text
+            state = "up to date" if same else "OUT OF DATE: run benchmarks/make_results_page.py"
+            print(f"{path}: {state}")
+            stale += not same
+        return 0 if not stale else 1
     from spectromer.utils.atomic import atomic_path
 
-    with atomic_path(out) as tmp:
-        tmp.write_text(text)
-    print(f"wrote {out}")
+    for path, text in pages.items():
+        with atomic_path(path) as tmp:
+            tmp.write_text(text)
+        print(f"wrote {path}")
     return 0
 
 

@@ -29,6 +29,7 @@ from spectromer.evaluation.benchmark import (
     results_to_rst,
     run_benchmark,
 )
+from spectromer.evaluation.families import MAE_PRESETS
 
 TINY_VIT = {
     "image_size": 32,
@@ -778,3 +779,65 @@ def test_cli_bad_test_fraction_and_label(tmp_path, capsys):
                  "--no-progress"])  # fmt: skip
     assert code == 1
     assert "colour" in capsys.readouterr().err
+
+
+# --- the ViT's masked-image pretraining, frozen and probed ---------------------------
+
+
+def test_vit_mae_probes(small, tmp_path):
+    """``vit-mae``: MaskedImagePretrainer on the training split and unlabelled extras,
+    frozen; its embeddings probed like every other encoder's."""
+    pytest.importorskip("torch")
+    from spectromer.models import MaskedImagePretrainer
+
+    seen = []
+    real_fit = MaskedImagePretrainer.fit
+
+    def spy(self, X, *args, **kwargs):
+        seen.append({"n": sum(len(p) for p in X), "params": self.get_params()})
+        return real_fit(self, X, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(MaskedImagePretrainer, "fit", spy)
+        result = run_benchmark(
+            small["ds"], models=["vit-mae"], quick=True, out=tmp_path, plots=False,
+            progress=False, threads=1, pretrain_data=[small["test"]],
+            mae_options={"epochs": 1, "device": "cpu"},
+        )  # fmt: skip
+    records = result["results"]
+    assert [r["model"] for r in records] == ["vit-mae-knn", "vit-mae-mlp"]
+    (call,) = seen  # one pretraining for both probes
+    assert call["n"] == 120 + 45  # the training split and the extras, never the test rows
+    assert call["params"]["epochs"] == 1  # mae_options over MAE_PRESETS["quick"]
+    assert call["params"]["batch_size"] == MAE_PRESETS["quick"]["batch_size"]
+    assert call["params"]["image_size"] == VIT_PRESETS["quick"]["image_size"]  # the ViT's
+    for r, probe in zip(records, ("knn", "mlp"), strict=True):
+        assert CLS_FIELDS <= set(r), CLS_FIELDS - set(r)
+        assert (r["n_train"], r["n_test"]) == (120, 30)
+        st = r["settings"]
+        assert st["probe"] == probe and st["encoder"]["model"] == "vit-mae"
+        assert st["embedding_dim"] == 192  # vit_tiny's width
+        assert st["encoder"]["pretraining"]["n_spectra"] == 165
+        assert r["fit_seconds"] >= st["encoder_fit_seconds"] > 0
+    assert (tmp_path / "mae" / "pretrained" / "backbone.safetensors").is_file()
+
+
+def test_cli_vit_mae_options(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def fake(*args, **kwargs):
+        calls.append(kwargs)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(bm, "run_benchmark", fake)
+    code = main(["benchmark", "--models", "vit,vit-mae", "--pretrain-option", "epochs=3",
+                 "--out", str(tmp_path)])  # fmt: skip
+    assert code == 1
+    (kw,) = calls
+    assert kw["mae_options"] == {"epochs": 3}
+    assert kw["pretrain"] is None  # the ViT itself is not pretrained without --pretrain
+    capsys.readouterr()
+    assert main(["benchmark", "--models", "vit", "--pretrain-option", "epochs=3",
+                 "--out", str(tmp_path)]) == 1  # fmt: skip
+    assert "--pretrain-option needs --pretrain or vit-mae" in capsys.readouterr().err
+    assert len(calls) == 1

@@ -241,3 +241,44 @@ def test_save_split_waits_for_no_writer(tmp_path):
     assert "mine" not in SpectraDataset(path).split_names
     ds.save_split("mine", {"train": np.arange(3)})
     assert "mine" in SpectraDataset(path).split_names
+
+
+def test_writer_streams_metadata_in_parts(tmp_path, monkeypatch):
+    """Large writes keep at most one part of the metadata in memory; reads stack the parts."""
+    from spectromer.datasets import dataset as dataset_module
+
+    monkeypatch.setattr(dataset_module, "_META_PART_ROWS", 4)
+    rng = np.random.default_rng(3)
+    specs = [_toy(rng, 30 + i) for i in range(11)]
+    metas = [{"class": "STAR", "z": 0.01 * i} if i != 5 else {} for i in range(11)]
+    metas[7]["note"] = "late column"
+    path = tmp_path / "parts.h5"
+    with DatasetWriter(path, buffer_pixels=100) as w:
+        for (wave, flux, ivar, mask), meta in zip(specs, metas, strict=True):
+            w.add(wave, flux, ivar, mask, meta)
+            assert len(w._rows) < 4  # rows reach the file four at a time
+        other = _write(tmp_path / "other.h5", specs[:2], [{"class": "QSO", "z": 2.0}] * 2)
+        w.append_dataset(other)
+    with h5py.File(path) as h5:
+        assert "meta" not in h5 and len([n for n in h5["meta_parts"] if "." not in n]) == 4
+        assert h5.attrs["format_version"] == dataset_module.FORMAT_VERSION
+    ds = SpectraDataset(path)
+    assert len(ds) == len(ds.meta) == 13
+    assert list(ds.lengths) == [s[0].size for s in specs + specs[:2]]
+    np.testing.assert_array_equal(ds.arrays(12)["flux"], specs[1][1])
+    z = ds.labels("z")
+    assert z[3] == pytest.approx(0.03) and np.isnan(z[5]) and z[12] == pytest.approx(2.0)
+    assert ds.meta_row(7)["note"] == "late column" and "note" not in ds.meta_row(6)
+    assert list(ds.labels("class")[10:]) == ["STAR", "QSO", "QSO"]
+
+
+def test_reads_version_1_files(tmp_path):
+    """A file of format version 1 (one ``meta`` table) reads as before."""
+    rng = np.random.default_rng(4)
+    path = tmp_path / "v1.h5"
+    _write(path, [_toy(rng, 40)], [{"class": "STAR", "subclass": "F5"}])
+    with h5py.File(path, "a") as h5:
+        assert "meta" in h5 and "meta_parts" not in h5
+        h5.attrs["format_version"] = 1
+    ds = SpectraDataset(path)
+    assert ds.meta_row(0)["subclass"] == "F5" and len(ds) == 1

@@ -68,3 +68,52 @@ def test_committed_results_have_the_fields_the_issue_asks_for():
                 assert field in rec, (path, field)
             metric = "accuracy" if result["task"] == "classification" else "sigma_nmad"
             assert metric in rec, (path, metric)
+
+
+def _page_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_results_page", ROOT / "benchmarks" / "make_results_page.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(models, rows=(1, 2, 3), acc=0.8):
+    result = _result()
+    result["data"]["test"] = "x.h5"
+    result["data"]["split"].update(train_rows=[0, 4, 5], test_rows=list(rows))
+    result["results"] = [dict(result["results"][0], model=m, accuracy=acc + 0.01 * k)
+                         for k, m in enumerate(models)]  # fmt: skip
+    return result
+
+
+def test_astroclip_page_combines_runs_on_one_split_only(tmp_path):
+    page = _page_module()
+    run = _run(["vit", "vit-knn", "vit-mlp", "specformer-knn", "specformer-mlp",
+                "specformer-ft"])  # fmt: skip
+    base = _run(["vit", "svm", "rf", "knn"], acc=0.5)
+    combined = page.combine_runs(run, base, "astroclip_type", "lamost_type")
+    models = [r["model"] for r in combined["results"]]
+    assert models[:6] == [r["model"] for r in run["results"]]
+    assert models[6:] == ["svm", "rf", "knn"]  # the base's vit is not taken twice
+    assert combined["records_from"] == {"lamost_type": ["knn", "rf", "svm"]}
+    with pytest.raises(ValueError, match="different splits"):
+        page.combine_runs(run, _run(["svm"], rows=(1, 2, 6)), "a", "b")
+    other = _run(["svm"])
+    other["data"]["train"] = "y.h5"
+    with pytest.raises(ValueError, match="different train data"):
+        page.combine_runs(run, other, "a", "b")
+    # the page: one section per comparison run, the encoders side by side
+    for name, result in (("astroclip_type", run), ("lamost_type", base)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(result))
+    text = page.make_astroclip_page(tmp_path, tmp_path)
+    assert page.ASTROCLIP["astroclip_type"][0] in text
+    lines = text.splitlines()
+    row = lines.index("   * - SpecFormer (AstroCLIP)")
+    assert lines[row + 1 : row + 5] == ["     - test", "     - 0.850", "     - 0.830",
+                                        "     - 0.840"]  # fmt: skip
+    assert "``knn``, ``rf``, ``svm`` are those of the ``lamost_type`` run" in text

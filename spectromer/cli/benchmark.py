@@ -45,10 +45,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--label", default="type", help="metadata column to predict (default: type)")
     p.add_argument(
         "--models", type=_models, default=None, metavar="LIST",
-        help="comma-separated subset of vit,specformer,svm,rf,knn (default: vit,svm,rf,knn); "
-             "vit also records the kNN and MLP probes of its embeddings (vit-knn, vit-mlp), "
-             "specformer pretrains a SpecFormer on the training spectra and records its "
-             "probes (specformer-knn, specformer-mlp) and its fine-tuned model (specformer-ft)",
+        help="comma-separated subset of vit,vit-mae,specformer,svm,rf,knn (default: "
+             "vit,svm,rf,knn); vit also records the kNN and MLP probes of its embeddings "
+             "(vit-knn, vit-mlp); vit-mae pretrains the ViT by masked-image modelling on the "
+             "training spectra and records the probes of the frozen encoder (vit-mae-knn, "
+             "vit-mae-mlp; --pretrain-option sets it); specformer pretrains a SpecFormer on the "
+             "training spectra and records its probes (specformer-knn, specformer-mlp) and "
+             "its fine-tuned model (specformer-ft)",
     )  # fmt: skip
     p.add_argument("--out", "-o", default="benchmark", metavar="DIR", help="output folder")
     p.add_argument("--quick", action="store_true", help="small models and grids (smoke run)")
@@ -77,7 +80,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )  # fmt: skip
     p.add_argument(
         "--pretrain-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
-        help="MaskedImagePretrainer parameter for --pretrain, e.g. epochs=40 (repeatable)",
+        help="MaskedImagePretrainer parameter for --pretrain and for vit-mae in --models, "
+             "e.g. epochs=40 (repeatable)",
     )  # fmt: skip
     p.add_argument(
         "--threads", type=_positive_int, default=None, metavar="N",
@@ -117,10 +121,10 @@ def run(args: argparse.Namespace) -> int:
     from spectromer.evaluation.benchmark import DEFAULT_MODELS, results_text, run_benchmark
 
     models = args.models or list(DEFAULT_MODELS)
-    if args.pretrain_option and not args.pretrain:
-        raise ValueError("--pretrain-option needs --pretrain")
-    if args.pretrain_data and not (args.pretrain or "specformer" in models):
-        raise ValueError("--pretrain-data needs --pretrain or specformer in --models")
+    if args.pretrain_option and not (args.pretrain or "vit-mae" in models):
+        raise ValueError("--pretrain-option needs --pretrain or vit-mae in --models")
+    if args.pretrain_data and not (args.pretrain or {"vit-mae", "specformer"} & set(models)):
+        raise ValueError("--pretrain-data needs --pretrain, or vit-mae or specformer in --models")
     if args.specformer_option and "specformer" not in models:
         raise ValueError("--specformer-option needs specformer in --models")
     if not 0 < args.test_fraction < 1:
@@ -142,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         plots=not args.no_plots,
         progress=not args.no_progress,
         pretrain=dict(args.pretrain_option) if args.pretrain else None,
+        mae_options=dict(args.pretrain_option) if "vit-mae" in models else None,
         pretrain_data=[_data(v) for v in args.pretrain_data],
         threads=args.threads,
     )

@@ -47,7 +47,13 @@ from ..utils.atomic import atomic_path
 __all__ = ["SpectraDataset", "DatasetWriter", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "spectromer.SpectraDataset"
-FORMAT_VERSION = 1
+#: 2: the index arrays are written as the spectra are (resizable datasets) and the
+#: metadata of a large dataset may be stored in parts (``meta_parts/``), so that
+#: writing keeps memory independent of the number of spectra; version 1 files
+#: (one ``meta`` table) are read as before.
+FORMAT_VERSION = 2
+#: Metadata rows the writer holds before it writes them to the file as a table part.
+_META_PART_ROWS = 8192
 _ENCODINGS = ("float32", "float16")
 _REPORT_COLUMNS = ("path", "status", "reason", "n_spectra")
 
@@ -131,11 +137,15 @@ def rows_to_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | No
     return table
 
 
+_EMPTY = "_empty"  # the column of a table part whose rows carry no labels
+_COLUMN_META = ".__table_column_meta__"  # astropy's companion dataset of a table
+
+
 def _write_table(group: h5py.Group, name: str, table: Table) -> None:
     from astropy.io.misc.hdf5 import write_table_hdf5
 
     if len(table.colnames) == 0:
-        table = Table({"_empty": np.zeros(len(table), dtype=bool)})
+        table = Table({_EMPTY: np.zeros(len(table), dtype=bool)})
     write_table_hdf5(table, group, path=name, serialize_meta=True, overwrite=True)
 
 
@@ -146,9 +156,63 @@ def _read_table(group: h5py.Group, name: str) -> Table:
         return Table()
     table = read_table_hdf5(group, path=name)
     table.convert_bytestring_to_unicode()
-    if table.colnames == ["_empty"]:
-        table.remove_column("_empty")
+    if table.colnames == [_EMPTY]:
+        table.remove_column(_EMPTY)
     return table
+
+
+def _read_meta(h5: h5py.File) -> Table:
+    """The metadata table: ``meta``, or the parts in ``meta_parts/`` stacked in order."""
+    if "meta_parts" not in h5:
+        return _read_table(h5, "meta")
+    from astropy.io.misc.hdf5 import read_table_hdf5
+
+    group = h5["meta_parts"]
+    names = sorted(n for n in group if not n.endswith(_COLUMN_META))
+    parts = [read_table_hdf5(group, path=name) for name in names]
+    for t in parts:
+        t.convert_bytestring_to_unicode()
+    table = stack_tables(parts)
+    if _EMPTY in table.colnames:
+        table.remove_column(_EMPTY)
+    return table
+
+
+def stack_tables(parts: Sequence[Table]) -> Table:
+    """Stack metadata tables in order (union of columns, missing values masked).
+
+    Examples
+    --------
+    >>> from astropy.table import Table
+    >>> from spectromer.datasets.dataset import stack_tables
+    >>> t = stack_tables([Table({"z": [0.1]}), Table({"z": [0.2], "class": ["QSO"]})])
+    >>> len(t), t.colnames
+    (2, ['z', 'class'])
+    """
+    if len(parts) == 1:
+        return parts[0]
+    from astropy.table import vstack
+
+    try:  # the usual case: parts with the same columns of the same kinds
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # metadata merge notes
+            kinds = [{c: t[c].dtype.kind for c in t.colnames} for t in parts]
+            if any(k != kinds[0] for k in kinds[1:]):
+                raise TypeError("column kinds differ")
+            return vstack(list(parts), join_type="exact", metadata_conflicts="silent")
+    except (TypeError, ValueError):  # different columns or kinds: as if added row by row
+        rows = []
+        for t in parts:
+            names = t.colnames
+            for r in t:
+                rows.append(
+                    {
+                        n: (r[n].item() if hasattr(r[n], "item") else r[n])
+                        for n in names
+                        if not np.ma.is_masked(r[n])
+                    }
+                )
+        return rows_to_table(rows)
 
 
 # ------------------------------------------------------------------- opening files
@@ -287,16 +351,23 @@ class DatasetWriter:
             "mask": self._make(spec, "mask", np.uint8),
             "wave_values": self._make(wave, "values", np.float64),
         }
+        # per-spectrum index arrays, appended to the file at each flush like the pixels
+        self._index = {
+            "offsets": self._make(spec, "offsets", np.int64),
+            "scale": self._make(spec, "scale", np.float32),
+            "kind": self._make(wave, "kind", np.uint8),
+            "start": self._make(wave, "start", np.float64),
+            "step": self._make(wave, "step", np.float64),
+            "wave_offsets": self._make(wave, "offsets", np.int64),
+        }
         self._n_pix = 0
         self._n_wave = 0
-        self._offsets = [0]
-        self._wave_offsets = [0]
-        self._scale: list[float] = []
-        self._kind: list[int] = []
-        self._start: list[float] = []
-        self._step: list[float] = []
+        self._ibuf: dict[str, list[Any]] = {k: [] for k in self._index}
+        self._ibuf["offsets"].append(0)
+        self._ibuf["wave_offsets"].append(0)
         self._rows: list[dict[str, Any]] = []  # rows added since the last table part
-        self._meta_parts: list[Table] = []  # metadata of appended datasets, as tables
+        self._meta = self._h5.create_group("meta_parts")  # metadata written in parts
+        self._n_meta_parts = 0
         self._n_rows = 0
         self._report: list[dict[str, Any]] = []
         self._buf: dict[str, list[np.ndarray]] = {k: [] for k in self._ragged}
@@ -359,13 +430,13 @@ class DatasetWriter:
                 f"{wave.shape}, {flux.shape}, {ivar.shape}, {mask.shape}"
             )
         kind, start, step = _grid.describe_grid(wave)
-        self._kind.append(kind)
-        self._start.append(start)
-        self._step.append(step)
+        self._ibuf["kind"].append(kind)
+        self._ibuf["start"].append(start)
+        self._ibuf["step"].append(step)
         if kind == _grid.EXPLICIT:
             self._buf["wave_values"].append(wave)
             self._n_wave += n
-        self._wave_offsets.append(self._n_wave)
+        self._ibuf["wave_offsets"].append(self._n_wave)
         if self.encoding == "float16":
             good = np.isfinite(flux) & ~mask
             scale = float(np.median(np.abs(flux[good]))) if good.any() else 1.0
@@ -376,17 +447,19 @@ class DatasetWriter:
         else:
             scale = 1.0
             flux_store, ivar_store = flux, ivar
-        self._scale.append(scale)
+        self._ibuf["scale"].append(scale)
         self._buf["flux"].append(flux_store)
         self._buf["ivar"].append(ivar_store)
         self._buf["mask"].append(mask.astype(np.uint8))
         self._n_pix += n
-        self._offsets.append(self._n_pix)
+        self._ibuf["offsets"].append(self._n_pix)
         self._rows.append(dict(meta or {}))
         self._n_rows += 1
         self._buffered += n
         if self._buffered >= self.buffer_pixels:
             self._flush()
+        if len(self._rows) >= _META_PART_ROWS:
+            self._write_rows()
 
     def append_dataset(self, ds: SpectraDataset) -> None:
         """Append every spectrum, metadata row and report entry of another dataset.
@@ -412,21 +485,18 @@ class DatasetWriter:
                 for a in range(0, src.shape[0], block):
                     self._buf[key].append(src[a : a + block])
                     self._flush()
-            self._offsets.extend((ds._offsets[1:] + self._n_pix).tolist())
+            self._ibuf["offsets"].append(ds._offsets[1:] + self._n_pix)
             self._n_pix += ds.n_pixels
-            self._wave_offsets.extend((ds._wave_offsets[1:] + self._n_wave).tolist())
+            self._ibuf["wave_offsets"].append(ds._wave_offsets[1:] + self._n_wave)
             self._n_wave += int(ds._wave_offsets[-1])
-            self._scale.extend(ds._scale.tolist())
-            self._kind.extend(ds._kind.tolist())
-            self._start.extend(ds._start.tolist())
-            self._step.extend(ds._step.tolist())
-            # the metadata stays a table (column arrays): a list of dicts, one per
-            # spectrum, would cost kilobytes per spectrum when merging large datasets
-            if self._rows:
-                self._meta_parts.append(rows_to_table(self._rows))
-                self._rows = []
-            self._meta_parts.append(ds.meta)
+            for key in ("scale", "kind", "start", "step"):
+                self._ibuf[key].append(getattr(ds, "_" + key))
+            # the other dataset's metadata goes to the file as a table part at once,
+            # so merging many parts holds one part's metadata at a time
+            self._write_rows()
+            self._write_meta_part(ds.meta, len(ds))
             self._n_rows += len(ds)
+            self._flush()
         for row in ds.ingest_report:
             self.add_report(row["path"], row["status"], row["reason"], row["n_spectra"])
 
@@ -447,50 +517,44 @@ class DatasetWriter:
             ds[old:] = data
             self._buf[key] = []
         self._buffered = 0
+        for key, ds in self._index.items():
+            parts = self._ibuf[key]
+            if not parts:
+                continue
+            data = np.concatenate([np.atleast_1d(np.asarray(v)) for v in parts]).astype(ds.dtype)
+            old = ds.shape[0]
+            ds.resize((old + data.size,))
+            ds[old:] = data
+            self._ibuf[key] = []
 
-    def _meta_table(self) -> Table:
-        """The metadata of every spectrum written, in order, as one table."""
-        if not self._meta_parts:
-            return rows_to_table(self._rows)
-        parts = self._meta_parts + ([rows_to_table(self._rows)] if self._rows else [])
-        if len(parts) == 1:
-            return parts[0]
-        from astropy.table import vstack
+    def _write_rows(self) -> None:
+        """Write the rows added since the last part as a table part."""
+        if self._rows:
+            self._write_meta_part(rows_to_table(self._rows), len(self._rows))
+            self._rows = []
 
-        try:  # the usual case: parts with the same columns of the same kinds
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # metadata merge notes
-                kinds = [{c: t[c].dtype.kind for c in t.colnames} for t in parts]
-                if any(k != kinds[0] for k in kinds[1:]):
-                    raise TypeError("column kinds differ")
-                return vstack(parts, join_type="exact", metadata_conflicts="silent")
-        except (TypeError, ValueError):  # different columns or kinds: as if added row by row
-            rows = []
-            for t in parts:
-                names = t.colnames
-                for r in t:
-                    rows.append(
-                        {
-                            n: (r[n].item() if hasattr(r[n], "item") else r[n])
-                            for n in names
-                            if not np.ma.is_masked(r[n])
-                        }
-                    )
-            return rows_to_table(rows)
+    def _write_meta_part(self, table: Table, n_rows: int) -> None:
+        if n_rows == 0:
+            return
+        if not table.colnames:  # rows without labels still count
+            table = Table({_EMPTY: np.zeros(n_rows, dtype=bool)})
+        _write_table(self._meta, f"{self._n_meta_parts:06d}", table)
+        self._n_meta_parts += 1
 
     def close(self, attrs: Mapping[str, Any] | None = None) -> None:
         """Write the index arrays and tables and close the file."""
         if self._closed:
             return
         self._flush()
+        self._write_rows()
         h5 = self._h5
-        h5["spectra"].create_dataset("offsets", data=np.asarray(self._offsets, dtype=np.int64))
-        h5["spectra"].create_dataset("scale", data=np.asarray(self._scale, dtype=np.float32))
-        h5["wave"].create_dataset("kind", data=np.asarray(self._kind, dtype=np.uint8))
-        h5["wave"].create_dataset("start", data=np.asarray(self._start, dtype=np.float64))
-        h5["wave"].create_dataset("step", data=np.asarray(self._step, dtype=np.float64))
-        h5["wave"].create_dataset("offsets", data=np.asarray(self._wave_offsets, dtype=np.int64))
-        _write_table(h5, "meta", self._meta_table())
+        if self._n_meta_parts <= 1:  # one table, as version 1 wrote it
+            if self._n_meta_parts == 1:
+                for name in list(h5["meta_parts"]):  # the table and its column metadata
+                    h5.move(f"meta_parts/{name}", name.replace("000000", "meta", 1))
+            else:
+                _write_table(h5, "meta", Table())
+            del h5["meta_parts"]
         report = rows_to_table(self._report, columns=_REPORT_COLUMNS if self._report else None)
         if not self._report:
             report = Table(
@@ -561,9 +625,20 @@ class SpectraDataset:
         self._start = h5["wave/start"][...]
         self._step = h5["wave/step"][...]
         self._wave_offsets = h5["wave/offsets"][...]
-        self.meta: Table = _read_table(h5, "meta")
+        self._meta: Table | None = None  # read when first asked for (:attr:`meta`)
         self.ingest_report: Table = _read_table(h5, "ingest_report")
         self.attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in h5.attrs.items()}
+
+    @property
+    def meta(self) -> Table:
+        """The metadata table, one row per spectrum (read from the file when first used)."""
+        if self._meta is None:
+            self._meta = _read_meta(self._file())
+        return self._meta
+
+    @meta.setter
+    def meta(self, table: Table) -> None:
+        self._meta = table
 
     # -- file handling ------------------------------------------------------
     def _file(self) -> h5py.File:

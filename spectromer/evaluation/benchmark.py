@@ -179,6 +179,7 @@ def run_benchmark(
     seed: int = 0,
     vit_options: dict[str, Any] | None = None,
     specformer_options: dict[str, Any] | None = None,
+    mae_options: dict[str, Any] | None = None,
     extra_tests: Sequence[Any] = (),
     save_models: bool = False,
     plots: bool = True,
@@ -202,7 +203,9 @@ def run_benchmark(
     models : sequence of str
         Any of :data:`MODELS` (default :data:`DEFAULT_MODELS`). Each gives one record
         or more (:data:`~spectromer.evaluation.families.FAMILIES`): ``vit`` gives
-        ``vit`` and the probes of its embeddings ``vit-knn`` and ``vit-mlp``;
+        ``vit`` and the probes of its embeddings ``vit-knn`` and ``vit-mlp``; ``vit-mae``
+        the probes ``vit-mae-knn`` and ``vit-mae-mlp`` of the ViT's frozen masked-image
+        pretrained encoder (settings: ``pretrain`` over ``MAE_PRESETS``);
         ``specformer`` pretrains a SpecFormer on the training split's spectra (and
         ``pretrain_data``) and gives the probes of its embeddings ``specformer-knn`` and
         ``specformer-mlp`` and the fine-tuned ``specformer-ft``.
@@ -224,6 +227,9 @@ def run_benchmark(
         of the encoder and of the fine-tuner where each has it, ``encoder.KEY`` or
         ``finetune.KEY`` one of them
         (:func:`~spectromer.evaluation.families.specformer_settings`).
+    mae_options : dict, optional
+        :class:`~spectromer.models.MaskedImagePretrainer` parameters of the ``vit-mae``
+        family over :data:`~spectromer.evaluation.families.MAE_PRESETS`.
     extra_tests : sequence, optional
         More test sets (same kinds as ``train``), each scored with the same fitted
         models; their records carry ``test_set`` (the data's name), and their truth and
@@ -350,7 +356,8 @@ def run_benchmark(
         if pretrain_sources and pretrain_params is None and "specformer" not in models:
             raise ValueError("pretrain_data is for pretraining: it needs pretrain= (the ViT) "
                              "or 'specformer' in models")  # fmt: skip
-        options = {"vit": vit_options or {}, "specformer": specformer_options or {}}
+        options = {"vit": vit_options or {}, "specformer": specformer_options or {},
+                   "vit-mae": mae_options or {}}  # fmt: skip
         records, predictions, by_snr = [], {}, {}
         torch_too = any(FAMILIES[m].torch for m in models)
         with _thread_limits(threads, torch_too=torch_too):

@@ -14,6 +14,12 @@ records of ``results.json`` it gives. :data:`FAMILIES` is the table:
   ``specformer-mlp``), and it is fine-tuned on the labels
   (:class:`~spectromer.models.SpecFormerClassifier` or
   :class:`~spectromer.models.SpecFormerRegressor`): ``specformer-ft``.
+* ``vit-mae``: the ViT's :class:`~spectromer.models.MaskedImagePretrainer` alone
+  (settings :data:`MAE_PRESETS`, then ``options["vit-mae"]``, ``--pretrain-option``),
+  pretrained on the training split's spectra and ``pretrain_data`` (labels unused),
+  frozen; its embeddings are probed (``vit-mae-knn``, ``vit-mae-mlp``). With ``vit``
+  and ``--pretrain`` in the same run the pretraining is done once per family (same
+  settings and seed, so the same encoder on a CPU).
 * ``svm``, ``rf``, ``knn``: the baselines of :func:`~spectromer.baselines.make_baseline`.
 
 Every record is a fitted model with ``predict(spectra)`` (a probe is wrapped with its
@@ -36,6 +42,7 @@ from ..models.presets import VIT_PRESETS
 __all__ = [
     "FAMILIES",
     "SPECFORMER_PRESETS",
+    "MAE_PRESETS",
     "ModelFamily",
     "FitRequest",
     "Fitted",
@@ -311,8 +318,26 @@ _SHARED_WITH_PRETRAINING = (
 )
 
 
+#: Masked-image pretraining of the ``vit-mae`` family where ``--pretrain-option`` does not
+#: set a parameter (``quick``: a smoke run); the ViT's settings come from
+#: :data:`VIT_PRESETS`, so its images and backbone are the fine-tuned ViT's.
+MAE_PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {"epochs": 2, "batch_size": 32, "warmup": 0.0, "validation_fraction": 0.0},
+    "default": {"epochs": 30, "batch_size": 64},
+}
+
+
+def _vit_params(req: FitRequest) -> dict[str, Any]:
+    """The ViT's settings: its preset, then ``options["vit"]``, the seed, progress."""
+    params = dict(VIT_PRESETS["quick" if req.quick else "default"])
+    params.update(req.options.get("vit") or {})
+    params.setdefault("random_state", req.seed)
+    params.setdefault("progress", req.progress)
+    return params
+
+
 def _pretrain_vit(params: dict[str, Any], pretrain: Mapping[str, Any], sources: list, out: Path):
-    """Masked-image pretraining for the ViT: the backbone file, seconds, settings."""
+    """Masked-image pretraining for the ViT: the pretrainer, backbone file, seconds, settings."""
     from ..models import MaskedImagePretrainer, SpectromerModel
 
     shared = {k: v for k, v in SpectromerModel(**params).get_params().items()
@@ -325,19 +350,16 @@ def _pretrain_vit(params: dict[str, Any], pretrain: Mapping[str, Any], sources: 
     settings = {k: v for k, v in pretrainer.get_params().items() if k != "progress"}
     settings.update(n_spectra=pretrainer.n_spectra_, best_epoch=int(pretrainer.best_epoch_),
                     final_val_loss=pretrainer.history_[-1].get("val_loss"))  # fmt: skip
-    return path, seconds, settings
+    return pretrainer, path, seconds, settings
 
 
 def _fit_vit(req: FitRequest) -> _Encoded:
     from ..models import SpectromerModel
 
-    params = dict(VIT_PRESETS["quick" if req.quick else "default"])
-    params.update(req.options.get("vit") or {})
-    params.setdefault("random_state", req.seed)
-    params.setdefault("progress", req.progress)
+    params = _vit_params(req)
     pre = None
     if req.pretrain is not None:
-        path, pre_s, pre_settings = _pretrain_vit(
+        _, path, pre_s, pre_settings = _pretrain_vit(
             {"task": req.task, **params}, req.pretrain, [req.train, *req.pretrain_sources],
             req.out,
         )  # fmt: skip
@@ -353,6 +375,17 @@ def _fit_vit(req: FitRequest) -> _Encoded:
         fit_s += pre["seconds"]
     return _Encoded({"vit": Fitted("vit", model, fit_s, settings)}, model, fit_s,
                     {"model": "vit"})  # fmt: skip
+
+
+def _fit_mae(req: FitRequest) -> _Encoded:
+    """The ViT's masked-image pretraining alone: its frozen encoder, for the probes."""
+    preset = MAE_PRESETS["quick" if req.quick else "default"]
+    pretrain = {**preset, **(req.options.get("vit-mae") or {})}
+    pretrainer, _, seconds, settings = _pretrain_vit(
+        {"task": req.task, **_vit_params(req)}, pretrain, [req.train, *req.pretrain_sources],
+        req.out / "mae",
+    )  # fmt: skip
+    return _Encoded({}, pretrainer, seconds, {"model": "vit-mae", "pretraining": settings})
 
 
 # ---------------------------------------------------------------------- SpecFormer
@@ -481,6 +514,10 @@ FAMILIES: dict[str, ModelFamily] = {
         ("vit", "vit-knn", "vit-mlp"),
         {"vit-knn": "knn", "vit-mlp": "mlp"},
         torch=True,
+    ),  # fmt: skip
+    "vit-mae": ModelFamily(
+        "vit-mae", _fit_mae, ("vit-mae-knn", "vit-mae-mlp"),
+        {"vit-mae-knn": "knn", "vit-mae-mlp": "mlp"}, torch=True,
     ),  # fmt: skip
     "specformer": ModelFamily(
         "specformer",
