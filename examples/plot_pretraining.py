@@ -69,8 +69,9 @@ images, recon, hidden, errors = mae.reconstruct(ds, indices=split["test"][:2])
 fig, axes = plt.subplots(2, 3, figsize=(7, 4.8))
 for row, (img, rec, hid) in enumerate(zip(images, recon, hidden, strict=True)):
     seen = np.where(hid, np.nan, img[0])
-    for ax, picture, title in zip(axes[row], (img[0], seen, rec[0]),
-                                  ("image", "visible patches", "reconstruction"), strict=True):  # fmt: skip
+    panels = zip(axes[row], (img[0], seen, rec[0]),
+                 ("image", "visible patches", "reconstruction"), strict=True)  # fmt: skip
+    for ax, picture, title in panels:
         ax.imshow(picture, cmap="magma", vmin=0, vmax=1)
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()

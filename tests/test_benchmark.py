@@ -101,7 +101,7 @@ def simulated(tmp_path_factory):
 
 
 def test_models_and_presets():
-    assert MODELS == ("vit", "specformer", "svm", "rf", "knn")
+    assert MODELS == ("vit", "vit-mae", "specformer", "svm", "rf", "knn")
     assert DEFAULT_MODELS == ("vit", "svm", "rf", "knn")  # SpecFormer only when named
     assert set(SPECFORMER_PRESETS) == {"quick", "default"}
     sf_quick, sf_default = SPECFORMER_PRESETS["quick"], SPECFORMER_PRESETS["default"]
@@ -762,7 +762,7 @@ def test_cli_bad_models(capsys):
         main(["benchmark", "--models", "vit,foo,specformer", "--out", "x"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "unknown model(s) foo;" in err and "vit,specformer,svm,rf,knn" in err
+    assert "unknown model(s) foo;" in err and "vit,vit-mae,specformer,svm,rf,knn" in err
     with pytest.raises(SystemExit) as info:
         main(["benchmark", "--models", ",", "--out", "x"])
     assert info.value.code == 2

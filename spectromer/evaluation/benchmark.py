@@ -353,9 +353,10 @@ def run_benchmark(
             raise TypeError(f"pretrain must be a dict of settings, True or None, got {pretrain!r}")
         pretrain_sources = [as_source(load_data(d, out, f"pretrain_{i}", progress))
                             for i, d in enumerate(pretrain_data or ())]  # fmt: skip
-        if pretrain_sources and pretrain_params is None and "specformer" not in models:
+        if (pretrain_sources and pretrain_params is None
+                and not {"specformer", "vit-mae"} & set(models)):
             raise ValueError("pretrain_data is for pretraining: it needs pretrain= (the ViT) "
-                             "or 'specformer' in models")  # fmt: skip
+                             "or 'vit-mae' or 'specformer' in models")  # fmt: skip
         options = {"vit": vit_options or {}, "specformer": specformer_options or {},
                    "vit-mae": mae_options or {}}  # fmt: skip
         records, predictions, by_snr = [], {}, {}
