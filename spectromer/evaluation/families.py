@@ -56,14 +56,10 @@ __all__ = [
 #: :class:`~spectromer.models.SpecFormerClassifier` / ``SpecFormerRegressor`` started
 #: from the pretrained encoder. ``quick`` is a smoke run (a one-block model of width 32,
 #: 2 epochs each). ``default`` is the ``"small"`` configuration (width 128, 2 blocks)
-#: on a CPU schedule. Its size was estimated, not run: a tiny timing of the ``small``
-#: model on 64 spectra of the bundled LAMOST sample (3909 pixels, 390 tokens each) on
-#: one thread of a 2-core machine that another job was using took 5.4 s per
-#: pretraining epoch (0.085 s per spectrum) and 0.6 s to embed the 64 (0.01 s each);
-#: a fine-tuning epoch costs about as much as a pretraining one. For ~1800 LAMOST
-#: spectra (1440 in the training split), 10 + 6 epochs are 16 x 1440 x 0.085 s = 33 min
-#: on that one loaded thread, so about 20 to 30 min on 2 free cores, plus under a
-#: minute of embeddings for the probes.
+#: on a CPU schedule, sized to fit a 30-minute budget on 2 CPU cores: measured on the
+#: 2269 real LAMOST spectra (``docs/benchmark_results/astroclip_type``, 1816 in the
+#: training split, 1725 after the 5% validation hold-out), 854 s of pretraining (10
+#: epochs) and 428 s of fine-tuning (6 epochs) on 2 threads.
 SPECFORMER_PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {
         "encoder": {
