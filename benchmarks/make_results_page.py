@@ -286,7 +286,7 @@ def _side_by_side(result: dict) -> list[str]:
                      for name in (tuned, f"{prefix}-knn", f"{prefix}-mlp")]  # fmt: skip
             if any(c is not None for c in cells):
                 rows.append([label, test_set, *["-" if c is None else c for c in cells]])
-    best = [
+    baselines = [
         [name, test_set, recs[(name, test_set)][metric]]
         for name in ("svm", "rf", "knn")
         for test_set in sets
@@ -297,8 +297,8 @@ def _side_by_side(result: dict) -> list[str]:
     lines = [f"Side by side ({metric} on each test set): every encoder fine-tuned on the "
              "labels and frozen under AstroCLIP's two probes; the baselines below it.", ""]
     lines += _list_table(["encoder", "test set", "fine-tuned", "kNN probe", "MLP probe"], rows)
-    if best:
-        lines += _list_table(["baseline", "test set", metric], best)
+    if baselines:
+        lines += _list_table(["baseline", "test set", metric], baselines)
     return lines
 
 

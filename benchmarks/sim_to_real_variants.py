@@ -58,10 +58,11 @@ VARIANTS: dict[str, dict] = {
 }
 
 
-def _codes(subclass: np.ndarray) -> np.ndarray:
-    from spectromer.simulation.library import MK_LETTERS
+def _code(subclass: str) -> float:
+    """The MK code of a subclass such as ``"F6"`` (the simulator's own parser)."""
+    from spectromer.simulation.library import parse_mk
 
-    return np.array([10.0 * MK_LETTERS.index(s[0]) + float(s[1:]) for s in subclass])
+    return parse_mk(subclass)[0]
 
 
 def _slope_offsets(feats_real, real, feats_sim, sim) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +74,7 @@ def _slope_offsets(feats_real, real, feats_sim, sim) -> tuple[np.ndarray, np.nda
     for sub in sorted(set(sub_r) & set(sub_s)):
         r, m = sr[sub_r == sub], ss[sub_s == sub]
         if np.isfinite(r).sum() >= 20 and np.isfinite(m).sum() >= 5:
-            codes.append(_codes(np.array([sub]))[0])
+            codes.append(_code(sub))
             delta.append(np.nanmedian(r) - np.nanmedian(m))
     order = np.argsort(codes)
     return np.asarray(codes)[order], np.asarray(delta)[order]
@@ -89,7 +90,7 @@ def _tilted_drawer(draw, codes: np.ndarray, delta: np.ndarray):
 
     def tilted(rng, inst, z_mix, star_types):
         rest = draw(rng, inst, z_mix, star_types)
-        d = float(np.interp(_codes(np.array([rest.labels["subclass"]]))[0] + 0.5, codes, delta))
+        d = float(np.interp(_code(rest.labels["subclass"]) + 0.5, codes, delta))
         rest.flux = rest.flux * (wave[: rest.flux.size] / 6000.0) ** (d / span)
         return rest
 

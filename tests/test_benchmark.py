@@ -597,14 +597,20 @@ def test_specformer_options_are_checked(small, tmp_path):
                       pretrain_data=[small["test"]], plots=False, progress=False)  # fmt: skip
 
 
-def test_cli_specformer_options(tmp_path, monkeypatch, capsys):
-    calls = []
+def _stop_before_running(monkeypatch) -> list[dict]:
+    """Replace run_benchmark by a stub that records its keyword arguments and fails."""
+    calls: list[dict] = []
 
     def fake(*args, **kwargs):
         calls.append(kwargs)
         raise ValueError("stop here")
 
     monkeypatch.setattr(bm, "run_benchmark", fake)
+    return calls
+
+
+def test_cli_specformer_options(tmp_path, monkeypatch, capsys):
+    calls = _stop_before_running(monkeypatch)
     code = main(["benchmark", "--models", "vit,specformer", "--specformer-option",
                  "encoder.epochs=3", "--specformer-option", "config=small", "--pretrain-data",
                  "sim.h5", "--out", str(tmp_path)])  # fmt: skip
@@ -823,13 +829,7 @@ def test_vit_mae_probes(small, tmp_path):
 
 
 def test_cli_vit_mae_options(tmp_path, monkeypatch, capsys):
-    calls = []
-
-    def fake(*args, **kwargs):
-        calls.append(kwargs)
-        raise ValueError("stop here")
-
-    monkeypatch.setattr(bm, "run_benchmark", fake)
+    calls = _stop_before_running(monkeypatch)
     code = main(["benchmark", "--models", "vit,vit-mae", "--pretrain-option", "epochs=3",
                  "--out", str(tmp_path)])  # fmt: skip
     assert code == 1

@@ -149,14 +149,15 @@ def _write_table(group: h5py.Group, name: str, table: Table) -> None:
     write_table_hdf5(table, group, path=name, serialize_meta=True, overwrite=True)
 
 
-def _read_table(group: h5py.Group, name: str) -> Table:
+def _read_table(group: h5py.Group, name: str, keep_empty: bool = False) -> Table:
+    """A table written by :func:`_write_table` (its ``_empty`` column kept if asked)."""
     from astropy.io.misc.hdf5 import read_table_hdf5
 
     if name not in group:
         return Table()
     table = read_table_hdf5(group, path=name)
     table.convert_bytestring_to_unicode()
-    if table.colnames == [_EMPTY]:
+    if table.colnames == [_EMPTY] and not keep_empty:
         table.remove_column(_EMPTY)
     return table
 
@@ -165,14 +166,10 @@ def _read_meta(h5: h5py.File) -> Table:
     """The metadata table: ``meta``, or the parts in ``meta_parts/`` stacked in order."""
     if "meta_parts" not in h5:
         return _read_table(h5, "meta")
-    from astropy.io.misc.hdf5 import read_table_hdf5
-
     group = h5["meta_parts"]
     names = sorted(n for n in group if not n.endswith(_COLUMN_META))
-    parts = [read_table_hdf5(group, path=name) for name in names]
-    for t in parts:
-        t.convert_bytestring_to_unicode()
-    table = stack_tables(parts)
+    # a part of rows without labels keeps its _empty column: it holds the row count
+    table = stack_tables([_read_table(group, name, keep_empty=True) for name in names])
     if _EMPTY in table.colnames:
         table.remove_column(_EMPTY)
     return table
@@ -366,7 +363,7 @@ class DatasetWriter:
         self._ibuf["offsets"].append(0)
         self._ibuf["wave_offsets"].append(0)
         self._rows: list[dict[str, Any]] = []  # rows added since the last table part
-        self._meta = self._h5.create_group("meta_parts")  # metadata written in parts
+        self._meta_group = self._h5.create_group("meta_parts")  # metadata, in parts
         self._n_meta_parts = 0
         self._n_rows = 0
         self._report: list[dict[str, Any]] = []
@@ -538,7 +535,7 @@ class DatasetWriter:
             return
         if not table.colnames:  # rows without labels still count
             table = Table({_EMPTY: np.zeros(n_rows, dtype=bool)})
-        _write_table(self._meta, f"{self._n_meta_parts:06d}", table)
+        _write_table(self._meta_group, f"{self._n_meta_parts:06d}", table)
         self._n_meta_parts += 1
 
     def close(self, attrs: Mapping[str, Any] | None = None) -> None:

@@ -205,7 +205,7 @@ def run_benchmark(
         or more (:data:`~spectromer.evaluation.families.FAMILIES`): ``vit`` gives
         ``vit`` and the probes of its embeddings ``vit-knn`` and ``vit-mlp``; ``vit-mae``
         the probes ``vit-mae-knn`` and ``vit-mae-mlp`` of the ViT's frozen masked-image
-        pretrained encoder (settings: ``pretrain`` over ``MAE_PRESETS``);
+        pretrained encoder (settings: ``mae_options`` over ``MAE_PRESETS``);
         ``specformer`` pretrains a SpecFormer on the training split's spectra (and
         ``pretrain_data``) and gives the probes of its embeddings ``specformer-knn`` and
         ``specformer-mlp`` and the fine-tuned ``specformer-ft``.
