@@ -101,7 +101,7 @@ def simulated(tmp_path_factory):
 
 
 def test_models_and_presets():
-    assert MODELS == ("vit", "vit-mae", "specformer", "svm", "rf", "knn")
+    assert MODELS == ("vit", "vit-mae", "specformer", "tokenizer", "svm", "rf", "knn")
     assert DEFAULT_MODELS == ("vit", "svm", "rf", "knn")  # SpecFormer only when named
     assert set(SPECFORMER_PRESETS) == {"quick", "default"}
     sf_quick, sf_default = SPECFORMER_PRESETS["quick"], SPECFORMER_PRESETS["default"]
@@ -429,7 +429,7 @@ def test_cli_failed_run_leaves_no_empty_folder(tmp_path, capsys):
 def test_vit_tiny(small, tmp_path):
     pytest.importorskip("torch")
     from spectromer import SpectromerModel
-    from spectromer.evaluation import KNNProbe
+    from spectromer.evaluation import KNNProbe, LinearProbe
     from spectromer.spectra import as_source
 
     result = run_benchmark(small["ds"], models=["vit"], quick=True, out=tmp_path,
@@ -452,13 +452,13 @@ def test_vit_tiny(small, tmp_path):
     assert vit.classes_.tolist() == ["A", "F", "G"]
     # the probes of the ViT's embeddings, recorded next to it (the vit record unchanged)
     records = result["results"]
-    assert [x["model"] for x in records] == ["vit", "vit-knn", "vit-mlp"]
+    assert [x["model"] for x in records] == ["vit", "vit-knn", "vit-mlp", "vit-linear"]
     split = result["data"]["split"]
     types = small["ds"].labels("type")
     train_x = as_source(small["ds"], indices=split["train_rows"])
     test_x = as_source(small["ds"], indices=split["test_rows"])
     emb_train, emb_test = vit.transform(train_x), vit.transform(test_x)
-    for probe_record, probe in zip(records[1:], ("knn", "mlp"), strict=True):
+    for probe_record, probe in zip(records[1:], ("knn", "mlp", "linear"), strict=True):
         assert CLS_FIELDS <= set(probe_record), CLS_FIELDS - set(probe_record)
         assert (probe_record["n_train"], probe_record["n_test"]) == (120, 30)
         pst = probe_record["settings"]
@@ -470,11 +470,14 @@ def test_vit_tiny(small, tmp_path):
     knn = KNNProbe(task="classification").fit(emb_train, types[split["train_rows"]])
     assert records[1]["prediction"] == knn.predict(emb_test).tolist()
     assert records[1]["settings"]["n_neighbors_used"] == 64
+    # and the linear head a LinearProbe on the same embeddings
+    linear = LinearProbe(task="classification").fit(emb_train, types[split["train_rows"]])
+    assert records[3]["prediction"] == linear.predict(emb_test).tolist()
 
 
 # --- SpecFormer -----------------------------------------------------------------------
 
-SF_RECORDS = ["specformer-knn", "specformer-mlp", "specformer-ft"]
+SF_RECORDS = ["specformer-knn", "specformer-mlp", "specformer-linear", "specformer-ft"]
 
 
 @pytest.fixture(scope="module")
@@ -517,7 +520,8 @@ def test_specformer_records(specformer_run, small):
         assert r["fit_seconds"] > 0 and r["predict_seconds"] > 0
         assert r["truth"] == types[test_rows].tolist() and len(r["prediction"]) == 30
         assert sum(b["n"] for b in r["by_snr"]) > 0  # the same _evaluate as the baselines
-    knn_probe, mlp_probe, ft = (r["settings"] for r in records[:3])
+    knn_probe, mlp_probe, linear_probe, ft = (r["settings"] for r in records[:4])
+    assert linear_probe["probe"] == "linear" and linear_probe["embedding_dim"] == 32
     assert knn_probe["probe"] == "knn" and mlp_probe["probe"] == "mlp"
     assert knn_probe["embedding_dim"] == mlp_probe["embedding_dim"] == 32  # the quick width
     assert knn_probe["encoder"]["model"] == "specformer"
@@ -551,7 +555,7 @@ def test_specformer_pretrains_on_the_training_split_only(specformer_run, small):
     # --specformer-option: "epochs" reaches both stages, "encoder.*" the encoder only
     assert call["params"]["epochs"] == 1 and call["params"]["mask_num_chunks"] == 4
     assert call["params"]["random_state"] == 0
-    ft = result["results"][2]["settings"]
+    ft = result["results"][3]["settings"]
     assert ft["epochs"] == 1 and "mask_num_chunks" not in ft
     assert ft["pretraining"]["mask_num_chunks"] == 4
 
@@ -572,7 +576,7 @@ def test_specformer_regression(simulated, tmp_path, monkeypatch):
         assert REG_FIELDS <= set(r), REG_FIELDS - set(r)
         assert set(r["by_class"]) == {"GALAXY", "QSO"} and r["n_train"] == 96
     assert records[0]["settings"]["embedding_dim"] == 16
-    assert records[2]["settings"]["batch_size"] == 48
+    assert records[3]["settings"]["batch_size"] == 48
 
 
 def test_specformer_options_are_checked(small, tmp_path):
@@ -768,7 +772,7 @@ def test_cli_bad_models(capsys):
         main(["benchmark", "--models", "vit,foo,specformer", "--out", "x"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "unknown model(s) foo;" in err and "vit,vit-mae,specformer,svm,rf,knn" in err
+    assert "unknown model(s) foo;" in err and "vit,vit-mae,specformer,tokenizer,svm,rf,knn" in err
     with pytest.raises(SystemExit) as info:
         main(["benchmark", "--models", ",", "--out", "x"])
     assert info.value.code == 2
@@ -811,13 +815,13 @@ def test_vit_mae_probes(small, tmp_path):
             mae_options={"epochs": 1, "device": "cpu"},
         )  # fmt: skip
     records = result["results"]
-    assert [r["model"] for r in records] == ["vit-mae-knn", "vit-mae-mlp"]
+    assert [r["model"] for r in records] == ["vit-mae-knn", "vit-mae-mlp", "vit-mae-linear"]
     (call,) = seen  # one pretraining for both probes
     assert call["n"] == 120 + 45  # the training split and the extras, never the test rows
     assert call["params"]["epochs"] == 1  # mae_options over MAE_PRESETS["quick"]
     assert call["params"]["batch_size"] == MAE_PRESETS["quick"]["batch_size"]
     assert call["params"]["image_size"] == VIT_PRESETS["quick"]["image_size"]  # the ViT's
-    for r, probe in zip(records, ("knn", "mlp"), strict=True):
+    for r, probe in zip(records, ("knn", "mlp", "linear"), strict=True):
         assert CLS_FIELDS <= set(r), CLS_FIELDS - set(r)
         assert (r["n_train"], r["n_test"]) == (120, 30)
         st = r["settings"]

@@ -22,6 +22,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 from spectromer.evaluation import (  # noqa: E402
     PROBES,
     KNNProbe,
+    LinearProbe,
     MLPProbe,
     probe_embeddings,
     probe_encoder,
@@ -270,7 +271,7 @@ def test_probe_embeddings_errors():
     with pytest.raises(ValueError, match="'n_neighbors' parameter"):
         probe_embeddings(Xtr, ytr, Xte, yte, probes=["knn"],
                          probe_options={"knn": {"n_neighbors": -1}})  # fmt: skip
-    assert set(PROBES) == {"knn", "mlp"}
+    assert set(PROBES) == {"knn", "mlp", "linear"}
 
 
 class _FakeEncoder:
@@ -363,6 +364,28 @@ def test_probe_encoder_with_a_fitted_vit():
         assert 0.0 <= entry["metrics"]["accuracy"] <= 1.0
 
 
+def test_linear_probe_is_logistic_or_ridge_on_standardised_embeddings():
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 4)) * [1.0, 10.0, 0.1, 1.0] + 5.0
+    y = X @ [1.0, 0.1, 10.0, 0.0] + rng.normal(0, 0.1, 300)
+    probe = LinearProbe(task="regression", alpha=2.0).fit(X[:200], y[:200])
+    Xs = StandardScaler().fit(X[:200])
+    ys = StandardScaler().fit(y[:200, None])
+    ridge = Ridge(alpha=2.0).fit(Xs.transform(X[:200]), ys.transform(y[:200, None]).ravel())
+    expected = ys.inverse_transform(ridge.predict(Xs.transform(X[200:]))[:, None]).ravel()
+    np.testing.assert_allclose(probe.predict(X[200:]), expected, rtol=1e-6)
+    labels = np.where(y > np.median(y), "hi", "lo")
+    clf = LinearProbe(alpha=0.5).fit(X[:200], labels[:200])
+    ref = LogisticRegression(C=2.0, max_iter=2000).fit(Xs.transform(X[:200]), labels[:200])
+    np.testing.assert_array_equal(clf.predict(X[200:]), ref.predict(Xs.transform(X[200:])))
+    assert clf.predict_proba(X[200:]).shape == (100, 2) and clf.task_ == "classification"
+    with pytest.raises(ValueError, match="alpha"):
+        LinearProbe(alpha=0).fit(X, y)
+
+
 # -- scikit-learn's estimator checks -------------------------------------------------------
 
 CHECKED = [
@@ -372,6 +395,9 @@ CHECKED = [
     MLPProbe(task="regression", random_state=0),
     MLPProbe(task="classification", random_state=0),
     MLPProbe(random_state=0),
+    LinearProbe(task="regression"),
+    LinearProbe(task="classification"),
+    LinearProbe(),
 ]
 
 

@@ -45,13 +45,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--label", default="type", help="metadata column to predict (default: type)")
     p.add_argument(
         "--models", type=_models, default=None, metavar="LIST",
-        help="comma-separated subset of vit,vit-mae,specformer,svm,rf,knn (default: "
-             "vit,svm,rf,knn); vit also records the kNN and MLP probes of its embeddings "
-             "(vit-knn, vit-mlp); vit-mae pretrains the ViT by masked-image modelling on the "
-             "training spectra and records the probes of the frozen encoder (vit-mae-knn, "
-             "vit-mae-mlp; --pretrain-option sets it); specformer pretrains a SpecFormer on the "
-             "training spectra and records its probes (specformer-knn, specformer-mlp) and "
-             "its fine-tuned model (specformer-ft)",
+        help="comma-separated subset of vit,vit-mae,specformer,tokenizer,svm,rf,knn "
+             "(default: vit,svm,rf,knn); every encoder family records the kNN, MLP and "
+             "linear probes of its frozen embeddings (NAME-knn, NAME-mlp, NAME-linear): vit "
+             "with the fine-tuned ViT; vit-mae pretrains the ViT by masked-image modelling on "
+             "the training spectra (--pretrain-option sets it); specformer pretrains a "
+             "SpecFormer on the training spectra and also records its fine-tuned model "
+             "(specformer-ft); tokenizer trains the universal spectral tokenizer on the "
+             "training spectra and --pretrain-data, each on its own grid "
+             "(--tokenizer-option sets it)",
     )  # fmt: skip
     p.add_argument("--out", "-o", default="benchmark", metavar="DIR", help="output folder")
     p.add_argument("--quick", action="store_true", help="small models and grids (smoke run)")
@@ -69,14 +71,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
              "(repeatable)",
     )  # fmt: skip
     p.add_argument(
+        "--tokenizer-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+        help="SpectrumTokenizer parameter overriding its preset, e.g. width=512 (repeatable)",
+    )  # fmt: skip
+    p.add_argument(
         "--pretrain", action="store_true",
         help="pretrain the ViT by masked-image modelling on the training spectra (no labels) "
              "and --pretrain-data before fine-tuning",
     )  # fmt: skip
     p.add_argument(
         "--pretrain-data", nargs="+", action="append", default=[], metavar="DATA",
-        help="more unlabelled spectra for --pretrain and for the pretraining of specformer, "
-             "e.g. simulated ones (repeatable)",
+        help="more unlabelled spectra for --pretrain and for the pretraining of vit-mae, "
+             "specformer and tokenizer, e.g. simulated ones or other surveys (repeatable)",
     )  # fmt: skip
     p.add_argument(
         "--pretrain-option", type=_option, action="append", default=[], metavar="KEY=VALUE",
@@ -118,15 +124,23 @@ def _data(values: list[str] | None):
 
 def run(args: argparse.Namespace) -> int:
     """Run ``spectromer benchmark``."""
-    from spectromer.evaluation.benchmark import DEFAULT_MODELS, results_text, run_benchmark
+    from spectromer.evaluation.benchmark import (
+        DEFAULT_MODELS,
+        PRETRAINED_FAMILIES,
+        results_text,
+        run_benchmark,
+    )
 
     models = args.models or list(DEFAULT_MODELS)
     if args.pretrain_option and not (args.pretrain or "vit-mae" in models):
         raise ValueError("--pretrain-option needs --pretrain or vit-mae in --models")
-    if args.pretrain_data and not (args.pretrain or {"vit-mae", "specformer"} & set(models)):
-        raise ValueError("--pretrain-data needs --pretrain, or vit-mae or specformer in --models")
+    if args.pretrain_data and not (args.pretrain or set(PRETRAINED_FAMILIES) & set(models)):
+        raise ValueError(f"--pretrain-data needs --pretrain, or one of "
+                         f"{','.join(PRETRAINED_FAMILIES)} in --models")  # fmt: skip
     if args.specformer_option and "specformer" not in models:
         raise ValueError("--specformer-option needs specformer in --models")
+    if args.tokenizer_option and "tokenizer" not in models:
+        raise ValueError("--tokenizer-option needs tokenizer in --models")
     if not 0 < args.test_fraction < 1:
         raise ValueError(f"--test-fraction must be in (0, 1), got {args.test_fraction}")
     result = run_benchmark(
@@ -147,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         pretrain=dict(args.pretrain_option) if args.pretrain else None,
         mae_options=dict(args.pretrain_option) if "vit-mae" in models else None,
+        tokenizer_options=dict(args.tokenizer_option) or None,
         pretrain_data=[_data(v) for v in args.pretrain_data],
         threads=args.threads,
     )

@@ -6,7 +6,8 @@
   published success rule.
 * :func:`metrics_by_snr` - either, in bins of S/N.
 * :class:`KNNProbe`, :class:`MLPProbe` - AstroCLIP's probes of frozen embeddings (kNN
-  with 64 distance-weighted neighbours, an MLP 64-64), :func:`probe_embeddings` and
+  with 64 distance-weighted neighbours, an MLP 64-64), :class:`LinearProbe` (logistic or
+  ridge regression, the tokenizer paper's linear head), :func:`probe_embeddings` and
   :func:`probe_encoder` to score any encoder with them.
 * :func:`run_benchmark` - the ViT, SpecFormer (probed and fine-tuned), SVM, random
   forest and kNN on one split (``spectromer benchmark``; the model families are the table
@@ -33,7 +34,7 @@ from .metrics import (
     subtype_index,
 )
 from .plots import plot_confusion_matrix, plot_metric_vs_snr, plot_redshift
-from .probes import PROBES, KNNProbe, MLPProbe, probe_embeddings, probe_encoder
+from .probes import PROBES, KNNProbe, LinearProbe, MLPProbe, probe_embeddings, probe_encoder
 
 __all__ = [
     "classification_metrics",
@@ -47,6 +48,7 @@ __all__ = [
     "plot_metric_vs_snr",
     "KNNProbe",
     "MLPProbe",
+    "LinearProbe",
     "PROBES",
     "probe_embeddings",
     "probe_encoder",

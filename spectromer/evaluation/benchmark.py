@@ -29,6 +29,7 @@ __all__ = [
     "SPECFORMER_PRESETS",
     "MODELS",
     "DEFAULT_MODELS",
+    "PRETRAINED_FAMILIES",
     "load_data",
     "results_table",
     "results_text",
@@ -41,6 +42,8 @@ MODELS = tuple(FAMILIES)
 
 #: Models run when none are named: the ViT and the baselines (SpecFormer on request).
 DEFAULT_MODELS = ("vit", "svm", "rf", "knn")
+#: Families that pretrain an encoder on unlabelled spectra (``pretrain_data`` reaches them).
+PRETRAINED_FAMILIES = ("vit-mae", "specformer", "tokenizer")
 
 
 def load_data(data: Any, workdir: Path, name: str, progress: bool = True) -> Any:
@@ -180,6 +183,7 @@ def run_benchmark(
     vit_options: dict[str, Any] | None = None,
     specformer_options: dict[str, Any] | None = None,
     mae_options: dict[str, Any] | None = None,
+    tokenizer_options: dict[str, Any] | None = None,
     extra_tests: Sequence[Any] = (),
     save_models: bool = False,
     plots: bool = True,
@@ -203,12 +207,15 @@ def run_benchmark(
     models : sequence of str
         Any of :data:`MODELS` (default :data:`DEFAULT_MODELS`). Each gives one record
         or more (:data:`~spectromer.evaluation.families.FAMILIES`): ``vit`` gives
-        ``vit`` and the probes of its embeddings ``vit-knn`` and ``vit-mlp``; ``vit-mae``
-        the probes ``vit-mae-knn`` and ``vit-mae-mlp`` of the ViT's frozen masked-image
-        pretrained encoder (settings: ``mae_options`` over ``MAE_PRESETS``);
-        ``specformer`` pretrains a SpecFormer on the training split's spectra (and
-        ``pretrain_data``) and gives the probes of its embeddings ``specformer-knn`` and
-        ``specformer-mlp`` and the fine-tuned ``specformer-ft``.
+        ``vit`` and the probes of its embeddings ``vit-knn``, ``vit-mlp`` and
+        ``vit-linear``; ``vit-mae`` the probes ``vit-mae-knn``, ``vit-mae-mlp`` and
+        ``vit-mae-linear`` of the ViT's frozen masked-image pretrained encoder (settings:
+        ``mae_options`` over ``MAE_PRESETS``); ``specformer`` pretrains a SpecFormer on
+        the training split's spectra (and ``pretrain_data``) and gives the probes of its
+        embeddings ``specformer-knn``, ``specformer-mlp``, ``specformer-linear`` and the
+        fine-tuned ``specformer-ft``; ``tokenizer`` trains the universal spectral
+        tokenizer on the training split's spectra (and ``pretrain_data``, each on its own
+        grid) and gives ``tokenizer-knn``, ``tokenizer-mlp``, ``tokenizer-linear``.
     out : path
         Output folder.
     quick : bool
@@ -230,6 +237,9 @@ def run_benchmark(
     mae_options : dict, optional
         :class:`~spectromer.models.MaskedImagePretrainer` parameters of the ``vit-mae``
         family over :data:`~spectromer.evaluation.families.MAE_PRESETS`.
+    tokenizer_options : dict, optional
+        :class:`~spectromer.models.SpectrumTokenizer` parameters of the ``tokenizer``
+        family over :data:`~spectromer.evaluation.families.TOKENIZER_PRESETS`.
     extra_tests : sequence, optional
         More test sets (same kinds as ``train``), each scored with the same fitted
         models; their records carry ``test_set`` (the data's name), and their truth and
@@ -249,8 +259,9 @@ def run_benchmark(
         never seen. The ViT record's ``fit_seconds`` includes the pretraining, and its
         ``settings["pretraining"]`` says how long it took and with what.
     pretrain_data : sequence, optional
-        More unlabelled spectra for the pretraining of the ViT (with ``pretrain``) and
-        of SpecFormer (same kinds as ``train``), for example simulated spectra.
+        More unlabelled spectra for the pretraining of the ViT (with ``pretrain``), of
+        ``vit-mae``, SpecFormer and the tokenizer (same kinds as ``train``), for example
+        simulated spectra or other surveys' files.
     threads : int, optional
         CPU threads for the whole run: PyTorch's thread count, the BLAS/OpenMP
         thread pools, and the parallel jobs of the baselines' cross-validated search.
@@ -354,11 +365,12 @@ def run_benchmark(
         pretrain_sources = [as_source(load_data(d, out, f"pretrain_{i}", progress))
                             for i, d in enumerate(pretrain_data or ())]  # fmt: skip
         if (pretrain_sources and pretrain_params is None
-                and not {"specformer", "vit-mae"} & set(models)):
+                and not set(PRETRAINED_FAMILIES) & set(models)):
             raise ValueError("pretrain_data is for pretraining: it needs pretrain= (the ViT) "
-                             "or 'vit-mae' or 'specformer' in models")  # fmt: skip
+                             f"or one of {PRETRAINED_FAMILIES} in models")  # fmt: skip
         options = {"vit": vit_options or {}, "specformer": specformer_options or {},
-                   "vit-mae": mae_options or {}}  # fmt: skip
+                   "vit-mae": mae_options or {},
+                   "tokenizer": tokenizer_options or {}}  # fmt: skip
         records, predictions, by_snr = [], {}, {}
         torch_too = any(FAMILIES[m].torch for m in models)
         with _thread_limits(threads, torch_too=torch_too):

@@ -6,20 +6,28 @@ records of ``results.json`` it gives. :data:`FAMILIES` is the table:
 * ``vit``: :class:`~spectromer.SpectromerModel` (preset :data:`VIT_PRESETS`, optionally
   after masked-image pretraining), recorded as ``vit``; and AstroCLIP's probes of its
   embeddings (:meth:`SpectromerModel.transform <spectromer.SpectromerModel.transform>`),
-  ``vit-knn`` and ``vit-mlp``.
+  ``vit-knn`` and ``vit-mlp``, and the linear head ``vit-linear``
+  (:class:`~spectromer.evaluation.LinearProbe`). Every encoder family has the same three
+  probes.
 * ``specformer``: a :class:`~spectromer.models.SpecFormerEncoder` pretrained by
   masked-token modelling on the training split's spectra (labels unused) and any
   unlabelled ``pretrain_data``, never the test spectra (preset
   :data:`SPECFORMER_PRESETS`). Its frozen embeddings are probed (``specformer-knn``,
-  ``specformer-mlp``), and it is fine-tuned on the labels
+  ``specformer-mlp``, ``specformer-linear``), and it is fine-tuned on the labels
   (:class:`~spectromer.models.SpecFormerClassifier` or
   :class:`~spectromer.models.SpecFormerRegressor`): ``specformer-ft``.
 * ``vit-mae``: the ViT's :class:`~spectromer.models.MaskedImagePretrainer` alone
   (settings :data:`MAE_PRESETS`, then ``options["vit-mae"]``, ``--pretrain-option``),
   pretrained on the training split's spectra and ``pretrain_data`` (labels unused),
-  frozen; its embeddings are probed (``vit-mae-knn``, ``vit-mae-mlp``). With ``vit``
-  and ``--pretrain`` in the same run the pretraining is done once per family (same
-  settings and seed, so the same encoder on a CPU).
+  frozen; its embeddings are probed (``vit-mae-knn``, ``vit-mae-mlp``,
+  ``vit-mae-linear``). With ``vit`` and ``--pretrain`` in the same run the pretraining
+  is done once per family (same settings and seed, so the same encoder on a CPU).
+* ``tokenizer``: a :class:`~spectromer.models.SpectrumTokenizer` (the universal spectral
+  tokenizer, arXiv:2510.17959) trained by chi-square reconstruction on the training
+  split's spectra (labels unused) and any unlabelled ``pretrain_data``, each on its own
+  wavelength grid, never the test spectra (settings :data:`TOKENIZER_PRESETS`, then
+  ``options["tokenizer"]``, ``--tokenizer-option``); its frozen embeddings are probed:
+  ``tokenizer-knn``, ``tokenizer-mlp``, ``tokenizer-linear``.
 * ``svm``, ``rf``, ``knn``: the baselines of :func:`~spectromer.baselines.make_baseline`.
 
 Every record is a fitted model with ``predict(spectra)`` (a probe is wrapped with its
@@ -43,6 +51,7 @@ __all__ = [
     "FAMILIES",
     "SPECFORMER_PRESETS",
     "MAE_PRESETS",
+    "TOKENIZER_PRESETS",
     "ModelFamily",
     "FitRequest",
     "Fitted",
@@ -201,9 +210,9 @@ class ModelFamily:
     --------
     >>> from spectromer.evaluation.families import FAMILIES
     >>> FAMILIES["specformer"].records
-    ('specformer-knn', 'specformer-mlp', 'specformer-ft')
+    ('specformer-knn', 'specformer-mlp', 'specformer-linear', 'specformer-ft')
     >>> FAMILIES["vit"].probes
-    {'vit-knn': 'knn', 'vit-mlp': 'mlp'}
+    {'vit-knn': 'knn', 'vit-mlp': 'mlp', 'vit-linear': 'linear'}
     """
 
     name: str
@@ -481,6 +490,44 @@ def _fit_specformer(req: FitRequest) -> _Encoded:
                                                            "pretraining": pre})  # fmt: skip
 
 
+# ---------------------------------------------------------------------- the tokenizer
+
+#: Settings of the ``tokenizer`` family (:class:`~spectromer.models.SpectrumTokenizer`)
+#: where ``--tokenizer-option`` does not set a parameter. ``quick``: a smoke run.
+#: ``default``: the CPU configuration (width 128, 4 encoder and 2 decoder layers, 4
+#: heads, patches of 32), about 77 spectra/s of LAMOST length in training on 2 cores;
+#: the paper's architecture (width 512, 6 + 6 layers, 8 heads) is
+#: ``SpectrumTokenizer()``'s default, reached with ``--tokenizer-option width=512
+#: depth=6 decoder_depth=6 heads=8`` (about 5 spectra/s on 2 cores: a GPU job).
+TOKENIZER_PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {"width": 32, "depth": 1, "decoder_depth": 1, "heads": 2, "epochs": 2,
+              "batch_size": 32, "lr": 1e-3, "warmup": 0.0, "validation_fraction": 0.0},
+    "default": {"width": 128, "depth": 4, "decoder_depth": 2, "heads": 4, "epochs": 12,
+                "batch_size": 32, "lr": 5e-4, "warmup": 1.0, "validation_fraction": 0.05},
+}  # fmt: skip
+
+
+def _fit_tokenizer(req: FitRequest) -> _Encoded:
+    """The tokenizer trained on the training split and ``pretrain_sources``: frozen, probed."""
+    from ..models.tokenizer_learner import SpectrumTokenizer
+
+    params = dict(TOKENIZER_PRESETS["quick" if req.quick else "default"])
+    params.update(req.options.get("tokenizer") or {})
+    params.setdefault("random_state", req.seed)
+    params.setdefault("progress", req.progress)
+    tokenizer = SpectrumTokenizer(**params)
+    sources = [req.train, *req.pretrain_sources]  # never the test spectra
+    t0 = time.perf_counter()
+    tokenizer.fit(sources if len(sources) > 1 else req.train)
+    seconds = time.perf_counter() - t0
+    path = tokenizer.save(req.out / "pretrained" / "tokenizer")
+    settings = {**_learner_settings(tokenizer), "n_spectra": int(tokenizer.n_spectra_),
+                "saved": str(path), "seconds": round(seconds, 3),
+                "final_train_loss": tokenizer.history_[-1].get("train_loss"),
+                "final_val_loss": tokenizer.history_[-1].get("val_loss")}  # fmt: skip
+    return _Encoded({}, tokenizer, seconds, {"model": "tokenizer", "pretraining": settings})
+
+
 # ---------------------------------------------------------------------- the baselines
 
 
@@ -502,26 +549,26 @@ def _baseline(name: str) -> Callable[[FitRequest], _Encoded]:
     return fit
 
 
+#: The probes of every encoder family's frozen embeddings: record suffix -> probe name
+#: of :data:`~spectromer.evaluation.PROBES`.
+ENCODER_PROBES = ("knn", "mlp", "linear")
+
+
+def _probed(name: str) -> dict[str, str]:
+    return {f"{name}-{p}": p for p in ENCODER_PROBES}
+
+
 #: The families of ``--models``, in their default order.
 FAMILIES: dict[str, ModelFamily] = {
-    "vit": ModelFamily(
-        "vit",
-        _fit_vit,
-        ("vit", "vit-knn", "vit-mlp"),
-        {"vit-knn": "knn", "vit-mlp": "mlp"},
-        torch=True,
-    ),  # fmt: skip
-    "vit-mae": ModelFamily(
-        "vit-mae", _fit_mae, ("vit-mae-knn", "vit-mae-mlp"),
-        {"vit-mae-knn": "knn", "vit-mae-mlp": "mlp"}, torch=True,
-    ),  # fmt: skip
+    "vit": ModelFamily("vit", _fit_vit, ("vit", *_probed("vit")), _probed("vit"), torch=True),
+    "vit-mae": ModelFamily("vit-mae", _fit_mae, tuple(_probed("vit-mae")), _probed("vit-mae"),
+                           torch=True),  # fmt: skip
     "specformer": ModelFamily(
-        "specformer",
-        _fit_specformer,
-        ("specformer-knn", "specformer-mlp", "specformer-ft"),
-        {"specformer-knn": "knn", "specformer-mlp": "mlp"},
-        torch=True,
+        "specformer", _fit_specformer, (*_probed("specformer"), "specformer-ft"),
+        _probed("specformer"), torch=True,
     ),  # fmt: skip
+    "tokenizer": ModelFamily("tokenizer", _fit_tokenizer, tuple(_probed("tokenizer")),
+                             _probed("tokenizer"), torch=True),  # fmt: skip
     **{n: ModelFamily(n, _baseline(n), (n,)) for n in ("svm", "rf", "knn")},
 }
 

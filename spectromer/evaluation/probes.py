@@ -38,7 +38,15 @@ from sklearn.utils.metaestimators import available_if
 
 from .metrics import classification_metrics, redshift_metrics
 
-__all__ = ["KNNProbe", "MLPProbe", "PROBES", "make_probe", "probe_embeddings", "probe_encoder"]
+__all__ = [
+    "KNNProbe",
+    "MLPProbe",
+    "LinearProbe",
+    "PROBES",
+    "make_probe",
+    "probe_embeddings",
+    "probe_encoder",
+]
 
 TASKS = ("auto", "regression", "classification")
 
@@ -540,8 +548,69 @@ class MLPProbe(_Probe):
         return list(net[-1].loss_curve_)
 
 
+class LinearProbe(_Probe):
+    """Linear probe of embeddings: logistic regression for labels, ridge for numbers.
+
+    Embeddings are standardised with the training split's statistics (and regression
+    targets too, predictions mapped back), then one linear map is fitted:
+    :class:`~sklearn.linear_model.LogisticRegression` (multinomial, L2 penalty
+    ``C = 1 / alpha``) on labels, :class:`~sklearn.linear_model.Ridge` (penalty
+    ``alpha``) on numbers. This is the "linear head" of the tokenizer paper's
+    evaluation (arXiv:2510.17959) next to AstroCLIP's kNN and MLP; it says how much of
+    a quantity the embedding holds *linearly*.
+
+    Parameters
+    ----------
+    task : {"auto", "regression", "classification"}
+        As for :class:`KNNProbe`.
+    alpha : float
+        L2 penalty on the standardised embeddings (> 0). The logistic regression's
+        solver (lbfgs) runs up to 2000 iterations.
+
+    Attributes
+    ----------
+    task_ : str
+        The task fitted.
+    model_ : estimator
+        The fitted scaler and linear model.
+    classes_ : ndarray
+        The labels (classification).
+    n_features_in_ : int
+        Width of the embeddings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectromer.evaluation import LinearProbe
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(500, 3))
+    >>> y = X @ [1.0, 2.0, 0.0]
+    >>> LinearProbe().fit(X[:400], y[:400]).score(X[400:], y[400:]) > 0.99
+    True
+    >>> labels = np.where(X[:, 1] > 0, "F", "G")
+    >>> LinearProbe().fit(X[:400], labels[:400]).score(X[400:], labels[400:]) > 0.9
+    True
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        **_Probe._parameter_constraints,
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, task: str = "auto", alpha: float = 1.0) -> None:
+        self.task = task
+        self.alpha = alpha
+
+    def _make(self, task: str, n_samples: int) -> Any:
+        from sklearn.linear_model import LogisticRegression, Ridge
+
+        if task == "classification":
+            return LogisticRegression(C=1.0 / float(self.alpha), max_iter=2000)
+        return Ridge(alpha=float(self.alpha))
+
+
 #: The probes of :func:`probe_embeddings`, by name.
-PROBES: dict[str, type[_Probe]] = {"knn": KNNProbe, "mlp": MLPProbe}
+PROBES: dict[str, type[_Probe]] = {"knn": KNNProbe, "mlp": MLPProbe, "linear": LinearProbe}
 
 
 def make_probe(name: str, task: str = "auto", random_state: Any = 0, **options: Any) -> _Probe:
@@ -549,7 +618,7 @@ def make_probe(name: str, task: str = "auto", random_state: Any = 0, **options: 
 
     Parameters
     ----------
-    name : {"knn", "mlp"}
+    name : {"knn", "mlp", "linear"}
         The probe.
     task : {"auto", "regression", "classification"}
         Its task.
@@ -560,7 +629,7 @@ def make_probe(name: str, task: str = "auto", random_state: Any = 0, **options: 
 
     Returns
     -------
-    KNNProbe or MLPProbe
+    KNNProbe, MLPProbe or LinearProbe
         Not fitted.
 
     Examples

@@ -19,6 +19,9 @@
   unlabelled spectra, and its mean-pooled embeddings (``transform``);
   :class:`SpecFormerClassifier` and :class:`SpecFormerRegressor` fine-tune one with a
   head for a label.
+* :class:`SpectrumTokenizer` - the universal spectral tokenizer (arXiv:2510.17959):
+  spectra of every survey on their native grids, patch tokens, a decoder queried by
+  wavelength, chi-square reconstruction; ``transform``, ``encode``, ``reconstruct``.
 
 Both are :class:`~spectromer.models.base.SpectrumLearner` subclasses (one fit skeleton,
 parameter constraints, tags, save/load in :mod:`spectromer.models.persistence`); the
@@ -26,7 +29,7 @@ image parameters live in :class:`~spectromer.models.image.ImageLearner`.
 
 PyTorch and timm are imported only when these functions are called, so
 ``import spectromer.models`` works (and stays fast) without them; ``SpecFormer``
-and the SpecFormer estimators are imported on first use.
+the SpecFormer estimators and the tokenizer are imported on first use.
 """
 
 from importlib import import_module
@@ -53,6 +56,7 @@ __all__ = [
     "SpecFormerEncoder",
     "SpecFormerClassifier",
     "SpecFormerRegressor",
+    "SpectrumTokenizer",
 ]
 
 #: Names imported on first use (their modules import PyTorch): name -> module.
@@ -61,6 +65,7 @@ _LAZY = {
     "SpecFormerEncoder": "spectromer.models.specformer_learner",
     "SpecFormerClassifier": "spectromer.models.specformer_learner",
     "SpecFormerRegressor": "spectromer.models.specformer_learner",
+    "SpectrumTokenizer": "spectromer.models.tokenizer_learner",
 }
 
 

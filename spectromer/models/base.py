@@ -41,7 +41,7 @@ from .persistence import (
     write_model_folder,
 )
 
-__all__ = ["SpectrumLearner", "RUNTIME_PARAMS", "seed_from"]
+__all__ = ["SpectrumLearner", "RUNTIME_PARAMS", "seed_from", "ratio_loss"]
 
 #: Parameters that may differ between an interrupted run and the run resuming it, and
 #: between a saved model and the one loading it (where the work runs, not what it learns).
@@ -81,6 +81,24 @@ def seed_from(random_state: Any) -> int:
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(2**31))
     raise TypeError(f"random_state must be None or an int, got {random_state!r}")
+
+
+def ratio_loss(out: Any, _: Any = None) -> Any:
+    """The pooled loss of per-spectrum ``[sum, count]`` outputs: ``sum(sums) / sum(counts)``.
+
+    For self-supervised modules whose ``forward`` returns, per spectrum, a summed error
+    and the number of elements it is summed over (AstroCLIP's masked-token MSE, the
+    tokenizer's chi-square): the batch loss weights every element alike, whatever the
+    spectrum's length.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from spectromer.models.base import ratio_loss
+    >>> float(ratio_loss(torch.tensor([[6.0, 2.0], [3.0, 1.0]])))
+    3.0
+    """
+    return out[:, 0].sum() / out[:, 1].sum().clamp_min(1.0)
 
 
 class SpectrumLearner(BaseEstimator):

@@ -54,7 +54,7 @@ from torch import nn
 from ..simulation.instruments import INSTRUMENTS
 from ..spectra import SpectrumBatch, SpectrumSource, as_source
 from ..training import as_augmentation
-from .base import SpectrumLearner
+from .base import SpectrumLearner, ratio_loss
 from .persistence import CONFIG_NAME, ModelFileError
 from .specformer import SpecFormer, tokenize
 from .specformer_config import SPECFORMER_CONFIGS, SpecFormerConfig
@@ -470,11 +470,6 @@ class SpecFormerPredictor(nn.Module):
         return _embedding(self.specformer, x, pooled)
 
 
-def _masked_mse(out: torch.Tensor, _: Any) -> torch.Tensor:
-    """AstroCLIP's loss from the per-spectrum ``[errors, count]`` of MaskedTokenModel."""
-    return out[:, 0].sum() / out[:, 1].sum().clamp_min(1.0)
-
-
 # ---------------------------------------------------------------------- the learners
 
 
@@ -841,7 +836,7 @@ class SpecFormerEncoder(_SpecFormerLearner):
         return MaskedTokenModel(self._specformer(initial))
 
     def _loss(self, targets: np.ndarray) -> Any:
-        return _masked_mse
+        return ratio_loss  # AstroCLIP's loss from MaskedTokenModel's [errors, count]
 
     def _fitted_config(self) -> dict[str, Any]:
         return {**super()._fitted_config(), "n_spectra": int(self.n_spectra_)}
