@@ -29,6 +29,13 @@ for the models it did not rerun, only where both runs used the same data, label 
 split (the same train and test rows; otherwise it stops with an error), then one
 table per encoder: fine-tuned, kNN probe and MLP probe side by side.
 
+And the tables of the tokenizer page (``docs/_tokenizer_results.rst``, :data:`TOKENIZER`):
+``tokenizer_type`` (``--models tokenizer,specformer,vit`` with extra test sets of other
+surveys), ``tokenizer_subtype`` and ``tokenizer_z`` (``--models tokenizer``), each with
+the records of the earlier runs on the same split, the side-by-side table of the encoders
+and their probes, and the cross-survey transfer table (every record on every extra test
+set).
+
 Every number on the pages comes from those JSON files; ``--check`` exits 1 if a
 committed page differs from what the files give (the test suite runs it).
 """
@@ -71,6 +78,20 @@ ENCODERS = {
     "ViT (Spectromer)": ("vit", "vit"),
     "ViT, masked-image pretraining only": (None, "vit-mae"),
     "SpecFormer (AstroCLIP)": ("specformer-ft", "specformer"),
+    "Universal spectral tokenizer": (None, "tokenizer"),
+}
+#: The probes of the side-by-side tables: column title -> record suffix.
+PROBE_COLUMNS = {"kNN probe": "knn", "MLP probe": "mlp", "linear probe": "linear"}
+
+#: The runs of the tokenizer page (``docs/_tokenizer_results.rst``): folder -> (title,
+#: runs on the same split whose records fill in the models it did not fit, in order).
+TOKENIZER = {
+    "tokenizer_type": ("LAMOST DR10, coarse type (real spectra), with the transfer sets",
+                       ["lamost_type"]),
+    "tokenizer_subtype": ("LAMOST DR10, subtype (real spectra)",
+                          ["astroclip_subtype", "lamost_subtype"]),
+    "tokenizer_z": ("Redshift: simulated BOSS-like galaxies and quasars, and the real SDSS "
+                    "and BOSS spectra", ["astroclip_z", "boss_z"]),
 }
 
 
@@ -250,7 +271,10 @@ def make_page(runs: Path, docs: Path) -> str:
 def combine_runs(run: dict, base: dict | None, run_name: str, base_name: str) -> dict:
     """The comparison run's records, then the base run's for the models it lacks.
 
-    Raises ``ValueError`` when the two runs differ in data, label or split.
+    Only where both runs trained and tested on the same data, label and split; the base
+    run's records are taken for the test sets the comparison run also scored (its own
+    test split always; an extra test set only where both have it). Raises
+    ``ValueError`` when the two runs differ in data, label or split.
     """
     if base is None:
         return run
@@ -259,7 +283,7 @@ def combine_runs(run: dict, base: dict | None, run_name: str, base_name: str) ->
             raise ValueError(f"{run_name} and {base_name} differ in {key}: "
                              f"{run.get(key)!r} and {base.get(key)!r}")  # fmt: skip
     a, b = run["data"], base["data"]
-    for key in ("train", "test", "extra_tests"):
+    for key in ("train", "test"):
         if a.get(key) != b.get(key):
             raise ValueError(f"{run_name} and {base_name} used different {key} data: "
                              f"{a.get(key)!r} and {b.get(key)!r}")  # fmt: skip
@@ -267,13 +291,27 @@ def combine_runs(run: dict, base: dict | None, run_name: str, base_name: str) ->
         if a.get("split", {}).get(key) != b.get("split", {}).get(key):
             raise ValueError(f"{run_name} and {base_name} used different splits ({key})")
     have = {r["model"] for r in run["results"]}
-    taken = [r for r in base["results"] if r["model"] not in have]
-    return {**run, "results": [*run["results"], *taken],
-            "records_from": {base_name: sorted({r["model"] for r in taken})}}  # fmt: skip
+    sets = {r.get("test_set", "test") for r in run["results"]}
+    taken = [r for r in base["results"]
+             if r["model"] not in have and r.get("test_set", "test") in sets]  # fmt: skip
+    records_from = dict(run.get("records_from", {}))
+    if taken:
+        records_from[base_name] = sorted({r["model"] for r in taken})
+    return {**run, "results": [*run["results"], *taken], "records_from": records_from}
+
+
+def combine_chain(runs: Path, name: str, bases: list[str]) -> dict:
+    """Run ``name`` with the records of each base run in turn (see :func:`combine_runs`)."""
+    result = json.loads((runs / name / "results.json").read_text())
+    for base_name in bases:
+        path = runs / base_name / "results.json"
+        if path.is_file():
+            result = combine_runs(result, json.loads(path.read_text()), name, base_name)
+    return result
 
 
 def _side_by_side(result: dict) -> list[str]:
-    """One row per encoder: fine-tuned, kNN probe, MLP probe, per test set."""
+    """One row per encoder: fine-tuned and each probe, per test set."""
     from spectromer.evaluation.benchmark import _list_table
 
     metric = "accuracy" if result["task"] == "classification" else "r2"
@@ -281,9 +319,10 @@ def _side_by_side(result: dict) -> list[str]:
     sets = list(dict.fromkeys(r.get("test_set", "test") for r in result["results"]))
     rows = []
     for label, (tuned, prefix) in ENCODERS.items():
+        names = (tuned, *(f"{prefix}-{p}" for p in PROBE_COLUMNS.values()))
         for test_set in sets:
             cells = [recs.get((name, test_set), {}).get(metric) if name else None
-                     for name in (tuned, f"{prefix}-knn", f"{prefix}-mlp")]  # fmt: skip
+                     for name in names]  # fmt: skip
             if any(c is not None for c in cells):
                 rows.append([label, test_set, *["-" if c is None else c for c in cells]])
     baselines = [
@@ -295,11 +334,75 @@ def _side_by_side(result: dict) -> list[str]:
     if not rows:
         return []
     lines = [f"Side by side ({metric} on each test set): every encoder fine-tuned on the "
-             "labels and frozen under AstroCLIP's two probes; the baselines below it.", ""]
-    lines += _list_table(["encoder", "test set", "fine-tuned", "kNN probe", "MLP probe"], rows)
+             "labels where it has a fine-tuned model, and frozen under the probes "
+             "(AstroCLIP's kNN and MLP, and a linear head); the baselines below it.", ""]
+    lines += _list_table(["encoder", "test set", "fine-tuned", *PROBE_COLUMNS], rows)
     if baselines:
         lines += _list_table(["baseline", "test set", metric], baselines)
     return lines
+
+
+def _transfer(result: dict) -> list[str]:
+    """Fitted on the training survey, scored on the others: one row per record.
+
+    Classification: accuracy on each test set (n). Regression: the mean absolute redshift
+    error per test set and object class (n), from the records' ``by_class``.
+    """
+    from spectromer.evaluation.benchmark import _list_table
+
+    extra = result["data"].get("extra_tests") or []
+    if not extra:
+        return []
+    sets = ["test", *extra]
+    recs = {(r["model"], r.get("test_set", "test")): r for r in result["results"]}
+    models = [m for m in dict.fromkeys(r["model"] for r in result["results"])
+              if all((m, t) in recs for t in sets)]  # fmt: skip
+    if result["task"] == "classification":
+        columns = [(t, None) for t in sets]
+    else:
+        columns = [(t, c) for t in sets
+                   for c in sorted({c for m in models for c in recs[(m, t)].get("by_class", {})})]
+    header = ["model"]
+    for t, c in columns:
+        first = recs[(models[0], t)]
+        n = first.get("n", first.get("n_test")) if c is None else first["by_class"][c]["n"]
+        name = "held-out split" if t == "test" else t
+        header.append(f"{name} ({'accuracy' if c is None else c + ' MAE'}, n={n})")
+    rows = []
+    for m in models:
+        cells = []
+        for t, c in columns:
+            r = recs[(m, t)]
+            cells.append(r["accuracy"] if c is None else r["by_class"].get(c, {}).get("mae", "-"))
+        rows.append([m, *cells])
+    lines = ["Cross-survey transfer: every model (for an encoder: its probe, fitted on the "
+             "embeddings of the training split) scored on the other test sets, unchanged.",
+             ""]  # fmt: skip
+    return lines + _list_table(header, rows)
+
+
+def make_tokenizer_page(runs: Path, docs: Path) -> str:
+    """The tables of the tokenizer page as text (runs present in ``runs``)."""
+    from spectromer.evaluation import results_to_rst
+
+    lines = [
+        ".. This file is generated by benchmarks/make_results_page.py from the results.json",
+        "   files in docs/benchmark_results; do not edit it by hand.",
+        "",
+    ]
+    for name, (title, bases) in TOKENIZER.items():
+        if not (runs / name / "results.json").is_file():
+            continue
+        result = combine_chain(runs, name, bases)
+        lines += [title, "-" * len(title), ""]
+        lines += _side_by_side(result)
+        lines += _transfer(result)
+        for base_name, taken in result.get("records_from", {}).items():
+            lines += [f"The records {', '.join(f'``{m}``' for m in taken)} are those of the "
+                      f"``{base_name}`` run (same data, label and split).", ""]  # fmt: skip
+        lines += [results_to_rst(result), ""]
+        lines += _images(runs / name, docs)
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def make_astroclip_page(runs: Path, docs: Path) -> str:
@@ -336,11 +439,14 @@ def main(argv=None) -> int:
     p.add_argument("--runs", default=str(ROOT / "docs" / "benchmark_results"))
     p.add_argument("--out", default=str(ROOT / "docs" / "_benchmark_results.rst"))
     p.add_argument("--astroclip-out", default=str(ROOT / "docs" / "_astroclip_results.rst"))
+    p.add_argument("--tokenizer-out", default=str(ROOT / "docs" / "_tokenizer_results.rst"))
     p.add_argument("--check", action="store_true", help="compare with --out, write nothing")
     args = p.parse_args(argv)
     out, astroclip_out = Path(args.out), Path(args.astroclip_out)
+    tokenizer_out = Path(args.tokenizer_out)
     pages = {out: make_page(Path(args.runs), out.parent),
-             astroclip_out: make_astroclip_page(Path(args.runs), astroclip_out.parent)}
+             astroclip_out: make_astroclip_page(Path(args.runs), astroclip_out.parent),
+             tokenizer_out: make_tokenizer_page(Path(args.runs), tokenizer_out.parent)}
     if args.check:
         stale = 0
         for path, text in pages.items():

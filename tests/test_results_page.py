@@ -117,3 +117,31 @@ def test_astroclip_page_combines_runs_on_one_split_only(tmp_path):
     assert lines[row + 1 : row + 5] == ["     - test", "     - 0.850", "     - 0.830",
                                         "     - 0.840"]  # fmt: skip
     assert "``knn``, ``rf``, ``svm`` are those of the ``lamost_type`` run" in text
+
+
+def test_tokenizer_page_combines_runs_and_tables_the_transfer(tmp_path):
+    page = _page_module()
+    run = _run(["tokenizer-knn", "tokenizer-mlp", "tokenizer-linear", "vit"])
+    run["data"]["extra_tests"] = ["other.h5"]
+    run["results"] += [dict(r, test_set="other.h5", accuracy=0.5 + 0.01 * k, n=7)
+                       for k, r in enumerate(run["results"])]  # fmt: skip
+    base = _run(["vit", "svm", "rf"], acc=0.6)
+    base["data"]["extra_tests"] = ["elsewhere.h5"]
+    base["results"].append(dict(base["results"][1], test_set="elsewhere.h5"))
+    combined = page.combine_runs(run, base, "tokenizer_type", "lamost_type")
+    taken = [(r["model"], r["test_set"]) for r in combined["results"][8:]]
+    assert taken == [("svm", "test"), ("rf", "test")]  # not the set the run did not score
+    for name, result in (("tokenizer_type", run), ("lamost_type", base)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(result))
+    text = page.make_tokenizer_page(tmp_path, tmp_path)
+    assert page.TOKENIZER["tokenizer_type"][0] in text and "Cross-survey transfer" in text
+    lines = text.splitlines()
+    row = lines.index("   * - Universal spectral tokenizer")
+    assert lines[row + 1 : row + 6] == ["     - test", "     - -", "     - 0.800", "     - 0.810",
+                                        "     - 0.820"]  # fmt: skip
+    header = lines.index("   * - model")
+    assert lines[header + 2] == "     - other.h5 (accuracy, n=7)"
+    knn = lines.index("   * - tokenizer-knn", header)
+    assert lines[knn + 1 : knn + 3] == ["     - 0.800", "     - 0.500"]
+    assert "``rf``, ``svm`` are those of the ``lamost_type`` run" in text
