@@ -1,10 +1,12 @@
-"""Pretraining and embedding throughput of SpecFormer (AstroCLIP's spectrum encoder) here.
+"""Self-supervised training and embedding throughput of the native-grid encoders here.
 
 Usage::
 
     python benchmarks/bench_specformer.py [--n 256] [--threads 2] [--device auto]
         [--settings small-native small-desi astroclip-desi] [--repeat 2]
         [--out benchmarks/results/specformer_speed.json] [--rst docs/_specformer_speed.rst]
+    python benchmarks/bench_specformer.py --settings tokenizer-default tokenizer-paper \
+        --out benchmarks/results/tokenizer_speed.json --rst docs/_tokenizer_speed.rst
 
 Spectra: the bundled LAMOST sample (:func:`spectromer.datasets.load_sample`, 3909
 pixels, 390 tokens), so it runs anywhere. Settings (``config``-``grid``):
@@ -14,15 +16,20 @@ pixels, 390 tokens), so it runs anywhere. Settings (``config``-``grid``):
 * ``small-desi``: the same model on the spectra resampled to DESI's 7781-pixel grid
   (778 tokens; :func:`spectromer.models.specformer_learner.to_desi_grid`);
 * ``astroclip-desi``: the published configuration (width 768, 6 blocks, 43 M
-  parameters) on the DESI grid, as the published weights expect.
+  parameters) on the DESI grid, as the published weights expect;
+* ``tokenizer-default``: :class:`~spectromer.models.SpectrumTokenizer` in the benchmark's
+  CPU configuration (width 128, 4 + 2 layers, patches of 32);
+* ``tokenizer-paper``: the tokenizer in the paper's architecture (width 512, 6 + 6
+  layers, 8 heads).
 
-For each: :class:`~spectromer.models.SpecFormerEncoder` ``fit`` (masked-token
-pretraining, one epoch of ``--n`` spectra, no validation split) after a one-epoch
-warm-up fit on 16 spectra, and ``transform`` (the mean-pooled embedding) of the same
-``--n``; spectra per second from wall time, the fastest of ``--repeat`` runs (every
-run kept in the JSON). With a GPU (``--device auto`` picks it) the precision is the
-learner's ``auto`` (bf16 autocast on CUDA). Writes the JSON atomically and, with
-``--rst``, the table of the docs (``docs/astroclip.rst``).
+For each: ``fit`` of its learner (:class:`~spectromer.models.SpecFormerEncoder`'s
+masked-token pretraining, or the tokenizer's chi-square reconstruction; one epoch of
+``--n`` spectra, no validation split) after a one-epoch warm-up fit on 16 spectra, and
+``transform`` (the mean-pooled embedding) of the same ``--n``; spectra per second from
+wall time, the fastest of ``--repeat`` runs (every run kept in the JSON). With a GPU
+(``--device auto`` picks it) the precision is the learner's ``auto`` (bf16 autocast on
+CUDA). Writes the JSON atomically and, with ``--rst``, the table of the docs
+(``docs/astroclip.rst``, ``docs/tokenizer.rst``).
 """
 
 from __future__ import annotations
@@ -42,7 +49,26 @@ SETTINGS = {
     "small-native": {"config": "small", "grid": "native"},
     "small-desi": {"config": "small", "grid": "desi"},
     "astroclip-desi": {"config": "astroclip", "grid": "desi"},
+    "tokenizer-default": {"width": 128, "depth": 4, "decoder_depth": 2, "heads": 4},
+    "tokenizer-paper": {"width": 512, "depth": 6, "decoder_depth": 6, "heads": 8},
 }
+
+
+def _learner(name: str) -> Any:
+    from spectromer.models import SpecFormerEncoder, SpectrumTokenizer
+
+    return SpectrumTokenizer if name.startswith("tokenizer") else SpecFormerEncoder
+
+
+def _shape(enc: Any, one: Any) -> tuple[int, int, int, Any]:
+    """Tokens of one spectrum, width, layers and the network of a fitted encoder."""
+    if hasattr(enc, "tokenizer_config_"):
+        cfg = enc.tokenizer_config_
+        tokens = int(enc.encode(one)[0].tokens.shape[0])
+        return tokens, cfg.width, cfg.depth + cfg.decoder_depth, enc.model_
+    cfg = enc.specformer_config_
+    tokens = int(enc.embed(one)[0].shape[0])
+    return tokens, cfg.embed_dim, cfg.num_layers, enc.model_.specformer
 
 
 def measure(name: str, n: int, device: str, repeat: int) -> dict[str, Any]:
@@ -55,7 +81,6 @@ def measure(name: str, n: int, device: str, repeat: int) -> dict[str, Any]:
     import numpy as np
 
     from spectromer.datasets import load_sample
-    from spectromer.models import SpecFormerEncoder
     from spectromer.spectra import as_source
 
     ds = load_sample()
@@ -64,11 +89,12 @@ def measure(name: str, n: int, device: str, repeat: int) -> dict[str, Any]:
     warm = as_source(ds, indices=rows[:16])
     params = dict(SETTINGS[name], epochs=1, batch_size=32, validation_fraction=0.0,
                   warmup=0.0, device=device, progress=False, random_state=0)  # fmt: skip
-    enc = SpecFormerEncoder(**params).fit(warm)
+    learner = _learner(name)
+    enc = learner(**params).fit(warm)
     runs = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        enc = SpecFormerEncoder(**params).fit(data)
+        enc = learner(**params).fit(data)
         fit_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         emb = enc.transform(data)
@@ -76,15 +102,15 @@ def measure(name: str, n: int, device: str, repeat: int) -> dict[str, Any]:
         runs.append({"fit_seconds": round(fit_s, 3), "embed_seconds": round(embed_s, 3)})
     best_fit = min(r["fit_seconds"] for r in runs)
     best_embed = min(r["embed_seconds"] for r in runs)
-    cfg = enc.specformer_config_
-    n_params = sum(p.numel() for p in enc.model_.specformer.parameters())
+    tokens, width, layers, network = _shape(enc, as_source(ds, indices=rows[:1]))
+    n_params = sum(p.numel() for p in network.parameters())
     return {
         "setting": name,
         **SETTINGS[name],
         "n": n,
-        "embedding_tokens": int(enc.embed(as_source(ds, indices=rows[:1]))[0].shape[0]),
-        "embed_dim": int(cfg.embed_dim),
-        "num_layers": int(cfg.num_layers),
+        "embedding_tokens": tokens,
+        "embed_dim": int(width),
+        "num_layers": int(layers),
         "parameters": int(n_params),
         "embedding_shape": list(emb.shape),
         "device": enc.device_,
@@ -113,12 +139,13 @@ def render_rst(result: dict[str, Any]) -> str:
         f"Measured with ``{result['command']}`` ({result['machine'].get('cpus')} usable "
         f"CPU cores, {result['machine'].get('threads')} PyTorch threads, "
         f"{result['machine'].get('gpu') or 'no GPU'}), {result['date']}: one epoch of "
-        "masked-token pretraining and the embedding of the same spectra (the bundled "
+        "self-supervised training (SpecFormer's masked-token pretraining, the tokenizer's "
+        "chi-square reconstruction) and the embedding of the same spectra (the bundled "
         "LAMOST sample), the fastest of the runs.",
         "",
     ]
     header = ["setting", "tokens", "parameters", "device / precision",
-              "pretraining [spectra/s]", "embedding [spectra/s]"]  # fmt: skip
+              "training [spectra/s]", "embedding [spectra/s]"]  # fmt: skip
     rows = [[f"``{r['setting']}``", r["embedding_tokens"], f"{r['parameters'] / 1e6:.2f} M",
              f"{r['device']} / {r['precision']}", f"{r['pretrain_per_s']:.1f}",
              f"{r['embed_per_s']:.1f}"] for r in result["rows"]]  # fmt: skip

@@ -317,6 +317,28 @@ def test_bf16_autocast_on_the_cpu():
     assert np.isfinite(tok.reduced_chi2(src)).all()
 
 
+def test_ddp_two_processes_agree(tmp_path):
+    """torchrun starts 2 CPU processes (gloo) that train one tokenizer on spectra of two
+    lengths; DDP keeps their weights and histories identical."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    worker = Path(__file__).with_name("_ddp_worker.py")
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(worker), str(tmp_path), "tokenizer"]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    r0, r1 = (json.loads((tmp_path / f"rank{k}.json").read_text()) for k in (0, 1))
+    assert r0["world_size"] == r1["world_size"] == 2
+    assert r0["weights_sha256"] == r1["weights_sha256"] and r0["finite"]
+    assert r0["history"] == r1["history"] and len(r0["history"]) == 2
+    loaded = SpectrumTokenizer.load(tmp_path / "model")
+    assert loaded.n_spectra_ == r0["n_train"]
+
+
 def test_real_files_of_every_layout(data_dir):
     """LAMOST DR10 and DR1, SDSS, BOSS and DESI fixtures in one fit; each reconstructed on
     its own grid (finite, its length) and on a common requested grid."""
