@@ -309,6 +309,24 @@ def test_save_and_load_round_trip(tmp_path):
         SpectrumTokenizer.load(folder)
 
 
+def test_training_continues_from_a_saved_tokenizer(tmp_path):
+    class Exploding:
+        def __len__(self):
+            raise AssertionError("the data was read")
+
+    src = as_source(SpectrumBatch.from_rows(_rows([40] * 6, seed=7)))
+    first = SpectrumTokenizer(epochs=2, **TINY).fit(src)
+    folder = first.save(tmp_path / "first")
+    start = SpectrumTokenizer(epochs=1, lr=1e-12, warmup=0.0, pretrained=folder,
+                              **{k: v for k, v in TINY.items()})  # fmt: skip
+    start.fit(src)
+    np.testing.assert_allclose(start.transform(src), first.transform(src), atol=1e-4)
+    with pytest.raises(ValueError, match="another architecture: width=32"):
+        SpectrumTokenizer(pretrained=folder, **{**TINY, "width": 32}).fit(Exploding())
+    with pytest.raises(FileNotFoundError, match="not a saved SpectrumTokenizer"):
+        SpectrumTokenizer(pretrained=tmp_path / "none", **TINY).fit(Exploding())
+
+
 def test_bf16_autocast_on_the_cpu():
     src = as_source(SpectrumBatch.from_rows(_rows([40] * 6, seed=6)))
     tok = SpectrumTokenizer(epochs=1, **{**TINY, "precision": "bf16"}).fit(src)

@@ -13,9 +13,11 @@ This module imports PyTorch; ``import spectromer.models`` imports it on first us
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -153,6 +155,12 @@ class SpectrumTokenizer(SpectrumLearner):
         Angstrom).
     mlp_ratio, dropout : float
         Transformer MLP width (relative) and dropout.
+    pretrained : path, optional
+        The folder of a saved :class:`SpectrumTokenizer` whose weights ``fit`` starts
+        from (to continue training, or to adapt a tokenizer to another survey's
+        spectra). Its architecture must be this one's (``patch_size``, ``width``,
+        ``depth``, ``decoder_depth``, ``heads``, ``n_frequencies``, ``mlp_ratio``);
+        checked, like its existence, before any spectrum is read.
     epochs, batch_size : int
         Passes over the spectra; spectra per step.
     lr, weight_decay, warmup : float
@@ -212,6 +220,7 @@ class SpectrumTokenizer(SpectrumLearner):
         "n_frequencies": [Interval(Integral, 1, None, closed="left")],
         "mlp_ratio": [Interval(Real, 0, None, closed="neither")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "pretrained": [None, str, os.PathLike],
     }
     _file_format: ClassVar[str] = "spectromer-spectrum-tokenizer"
     _file_format_version: ClassVar[int] = 1
@@ -226,6 +235,7 @@ class SpectrumTokenizer(SpectrumLearner):
         n_frequencies: int = 16,
         mlp_ratio: float = 4.0,
         dropout: float = 0.0,
+        pretrained: str | os.PathLike | None = None,
         epochs: int = 10,
         batch_size: int = 32,
         lr: float = 3e-4,
@@ -248,6 +258,7 @@ class SpectrumTokenizer(SpectrumLearner):
         self.n_frequencies = n_frequencies
         self.mlp_ratio = mlp_ratio
         self.dropout = dropout
+        self.pretrained = pretrained
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -273,15 +284,41 @@ class SpectrumTokenizer(SpectrumLearner):
 
     def _check_param_combinations(self) -> None:
         try:
-            self._config()
+            config = self._config()
         except ValueError as err:
             raise ValueError(f"{type(self).__name__}: {err}") from None
+        if self.pretrained is not None:
+            self._check_pretrained(config)
+
+    def _check_pretrained(self, config: TokenizerConfig) -> Path:
+        """The ``pretrained`` folder, checked: a saved tokenizer of this architecture."""
+        path = Path(self.pretrained).expanduser()
+        if not (path / CONFIG_NAME).is_file():
+            raise FileNotFoundError(f"pretrained: {path} is not a saved SpectrumTokenizer "
+                                    f"folder (no {CONFIG_NAME})")  # fmt: skip
+        try:
+            saved = json.loads((path / CONFIG_NAME).read_text())["fitted"]["tokenizer_config"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ModelFileError(f"pretrained: {path / CONFIG_NAME} holds no tokenizer "
+                                 f"architecture ({err})") from None  # fmt: skip
+        mine = config.to_dict()
+        differ = {k: (saved.get(k), v) for k, v in mine.items()
+                  if k != "dropout" and saved.get(k) != v}  # fmt: skip
+        if differ:
+            text = ", ".join(f"{k}={b!r} (saved: {a!r})" for k, (a, b) in differ.items())
+            raise ValueError(f"pretrained: {path} has another architecture: {text}")
+        return path
 
     def _prepare(self, source: SpectrumSource) -> None:
         self.tokenizer_config_ = self._config()
 
     def _build_module(self, initial: bool) -> SpectrumTokenizerNet:
-        return SpectrumTokenizerNet(self.tokenizer_config_)
+        module = SpectrumTokenizerNet(self.tokenizer_config_)
+        if initial and self.pretrained is not None:
+            path = self._check_pretrained(self.tokenizer_config_)
+            saved = type(self).load(path, device="cpu")
+            module.load_state_dict(saved.model_.state_dict())
+        return module
 
     def _training_data(self, source: SpectrumSource, targets: np.ndarray | None, seed: int,
                        train: bool) -> TokenizerPixels:  # fmt: skip
