@@ -180,39 +180,16 @@ def gallery(tok: Any, examples: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from spectromer.spectra import as_source
+    from spectromer.evaluation import plot_reconstructions
+    from spectromer.spectra import ConcatSource, as_source
     from spectromer.utils.atomic import atomic_path
 
     names = [g for g in GROUPS if g in examples]
-    fig, axes = plt.subplots(2 * len(names), 1, figsize=(10, 2.9 * len(names)),
-                             gridspec_kw={"height_ratios": [3, 1] * len(names)})  # fmt: skip
-    for k, group in enumerate(names):
-        ds, row = examples[group]
-        src = as_source(ds, indices=[row])
-        b = src.batch([0])
-        n = int(b.length[0])
-        wave, flux, good = b.wave[0, :n], b.flux[0, :n], b.good[0, :n]
-        sigma = np.where(good, 1 / np.sqrt(np.where(good, b.ivar[0, :n], 1.0)), np.nan)
-        own = tok.reconstruct(src)[0]
-        fine = np.arange(np.ceil(wave[good].min()), wave[good].max(), 2.0)
-        other = tok.reconstruct(src, wavelength=fine)[0]
-        chi2 = float(tok.reduced_chi2(src)[0])
-        top, bottom = axes[2 * k], axes[2 * k + 1]
-        top.plot(wave[good], flux[good], color="0.6", lw=0.6, label="observed")
-        top.plot(wave, own, color="C0", lw=0.8, label="reconstruction, own grid")
-        top.plot(fine, other, color="C3", lw=0.6, ls="--", label="decoded on a 2 A grid")
-        lo, hi = np.nanpercentile(flux[good], [0.5, 99.5])
-        top.set_ylim(lo - 0.1 * (hi - lo), hi + 0.15 * (hi - lo))
-        top.set_title(f"{group}: {b.names[0]} (reduced chi2 {chi2:.2f})", fontsize=9)
-        top.set_ylabel("flux")
-        top.legend(fontsize=7, loc="upper right", ncol=3)
-        bottom.plot(wave[good], ((own - flux) / sigma)[good], color="C0", lw=0.4)
-        bottom.axhline(0, color="k", lw=0.5)
-        bottom.set_ylim(-6, 6)
-        bottom.set_xlim(top.get_xlim())
-        bottom.set_ylabel("resid / sigma", fontsize=8)
-    axes[-1].set_xlabel("vacuum wavelength (Angstrom)")
-    fig.tight_layout()
+    parts = [as_source(examples[g][0], indices=[examples[g][1]]) for g in names]
+    source = ConcatSource(parts)
+    titles = [f"{g}: {b}" for g, b in zip(names, source.batch(np.arange(len(source))).names,
+                                          strict=True)]  # fmt: skip
+    fig = plot_reconstructions(tok, source, titles=titles)
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)

@@ -20,12 +20,12 @@ the interface and that one model handles all the layouts.
 import tempfile
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 import spectromer
 from spectromer.datasets import load_sample, simulate_survey
+from spectromer.evaluation import plot_reconstructions
 from spectromer.io import read_spectra
 from spectromer.models import SpectrumTokenizer
 from spectromer.spectra import as_source
@@ -66,6 +66,8 @@ for h in tok.history_:
 # on any wavelength grid (an array in Angstrom, or a Quantity). ``reduced_chi2`` is
 # the training loss of each spectrum: the chi-square of its own-grid reconstruction
 # over its good pixels, divided by their number.
+# :func:`~spectromer.evaluation.plot_reconstructions` draws both reconstructions (the
+# second on a uniform 2 Angstrom grid) and the residuals in units of the noise.
 
 files = {
     "LAMOST DR10": "spec-59517-EG025613N082253M02_sp08-200.fits.gz",
@@ -75,32 +77,8 @@ files = {
 }
 real = [read_spectra(data / name)[0] for name in files.values()]
 source = as_source(real)
-own = tok.reconstruct(source)
-chi2 = tok.reduced_chi2(source)
-fig, axes = plt.subplots(8, 1, figsize=(9, 13), gridspec_kw={"height_ratios": [3, 1] * 4})
-for k, (label, spec) in enumerate(zip(files, real)):
-    wave = spec.spectral_axis.to_value("AA")
-    flux = spec.flux.value
-    ivar = spec.uncertainty.array
-    good = (ivar > 0) & np.isfinite(flux)
-    grid = np.arange(np.ceil(wave[good].min()), wave[good].max(), 2.0)
-    other = tok.reconstruct(source[k : k + 1], wavelength=grid)[0]
-    top, bottom = axes[2 * k], axes[2 * k + 1]
-    top.plot(wave[good], flux[good], color="0.6", lw=0.5, label="observed")
-    top.plot(wave, own[k], color="C0", lw=0.8, label="own grid")
-    top.plot(grid, other, color="C3", lw=0.6, ls="--", label="2 A grid")
-    lo, hi = np.percentile(flux[good], [1, 99])
-    top.set_ylim(lo - 0.1 * (hi - lo), hi + 0.2 * (hi - lo))
-    top.set_title(f"{label}: {len(wave)} pixels, reduced chi2 {chi2[k]:.1f}", fontsize=9)
-    top.legend(fontsize=7, ncol=3, loc="upper right")
-    resid = np.where(good, (own[k] - flux) * np.sqrt(np.where(good, ivar, 0)), np.nan)
-    bottom.plot(wave, resid, color="C0", lw=0.4)
-    bottom.axhline(0, color="k", lw=0.5)
-    bottom.set_ylim(-8, 8)
-    bottom.set_xlim(top.get_xlim())
-    bottom.set_ylabel("resid/sigma", fontsize=7)
-axes[-1].set_xlabel("vacuum wavelength (Angstrom)")
-fig.tight_layout()
+print("reduced chi2:", dict(zip(files, np.round(tok.reduced_chi2(source), 1))))
+plot_reconstructions(tok, source, titles=list(files))
 
 # %%
 # Tokens and embeddings

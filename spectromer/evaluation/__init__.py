@@ -12,7 +12,8 @@
 * :func:`run_benchmark` - the ViT, SpecFormer (probed and fine-tuned), SVM, random
   forest and kNN on one split (``spectromer benchmark``; the model families are the table
   of :mod:`spectromer.evaluation.families`), :func:`results_to_rst` for the docs.
-* :func:`plot_confusion_matrix`, :func:`plot_redshift`, :func:`plot_metric_vs_snr`.
+* :func:`plot_confusion_matrix`, :func:`plot_redshift`, :func:`plot_metric_vs_snr`,
+  :func:`plot_reconstructions` (a tokenizer's reconstructions and residuals).
 """
 
 from .benchmark import (
@@ -33,7 +34,12 @@ from .metrics import (
     redshift_metrics,
     subtype_index,
 )
-from .plots import plot_confusion_matrix, plot_metric_vs_snr, plot_redshift
+from .plots import (
+    plot_confusion_matrix,
+    plot_metric_vs_snr,
+    plot_reconstructions,
+    plot_redshift,
+)
 from .probes import PROBES, KNNProbe, LinearProbe, MLPProbe, probe_embeddings, probe_encoder
 
 __all__ = [
@@ -45,6 +51,7 @@ __all__ = [
     "OUTLIER_THRESHOLD",
     "plot_confusion_matrix",
     "plot_redshift",
+    "plot_reconstructions",
     "plot_metric_vs_snr",
     "KNNProbe",
     "MLPProbe",

@@ -9,7 +9,12 @@ import numpy as np
 
 from .metrics import OUTLIER_THRESHOLD
 
-__all__ = ["plot_confusion_matrix", "plot_redshift", "plot_metric_vs_snr"]
+__all__ = [
+    "plot_confusion_matrix",
+    "plot_redshift",
+    "plot_metric_vs_snr",
+    "plot_reconstructions",
+]
 
 
 def _axes(ax: Any) -> Any:
@@ -218,3 +223,88 @@ def _centres(table: Any) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         mid = np.sqrt(lo * hi)
     return np.where(np.isfinite(mid) & (mid > 0), mid, 0.5 * (lo + hi))
+
+
+def plot_reconstructions(
+    tokenizer: Any,
+    X: Any,
+    *,
+    titles: Sequence[str] | None = None,
+    grid_step: float = 2.0,
+    fig: Any = None,
+) -> Any:
+    """Spectra, a tokenizer's reconstructions and the residuals, one pair of panels each.
+
+    For each spectrum: the observed good pixels, the reconstruction on its own grid
+    (:meth:`SpectrumTokenizer.reconstruct <spectromer.models.SpectrumTokenizer.reconstruct>`),
+    the flux decoded on a uniform grid of ``grid_step`` Angstrom over its coverage (a
+    grid it was not observed on), and below, the own-grid residuals in units of the
+    noise, with the reduced chi-square in the title.
+
+    Parameters
+    ----------
+    tokenizer : SpectrumTokenizer
+        A fitted tokenizer.
+    X : any spectrum input of ``tokenizer.reconstruct``
+        The spectra (a few: two rows of panels each).
+    titles : sequence of str, optional
+        A title per spectrum (default: its name).
+    grid_step : float
+        Step of the uniform decoding grid, Angstrom.
+    fig : matplotlib Figure, optional
+        Drawn into (new by default).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from spectromer.evaluation import plot_reconstructions
+    >>> from spectromer.models import SpectrumTokenizer
+    >>> wave = np.linspace(4000, 6000, 64)
+    >>> tok = SpectrumTokenizer(patch_size=16, width=8, depth=1, decoder_depth=1, heads=2,
+    ...                         epochs=1, validation_fraction=0, progress=False,
+    ...                         device="cpu", random_state=0).fit(np.ones((4, 64)),
+    ...                                                           wavelength=wave)
+    >>> fig = plot_reconstructions(tok, {"wave": wave, "flux": np.ones((2, 64))})
+    >>> len(fig.axes)
+    4
+    """
+    import matplotlib.pyplot as plt
+
+    from ..spectra import as_source
+
+    source = as_source(X)
+    batch = source.batch(np.arange(len(source)))
+    own = tokenizer.reconstruct(source)
+    chi2 = tokenizer.reduced_chi2(source)
+    n = len(batch)
+    if fig is None:
+        fig = plt.figure(figsize=(9, 2.9 * n), layout="constrained")
+    axes = fig.subplots(2 * n, 1, gridspec_kw={"height_ratios": [3, 1] * n}, squeeze=False)[:, 0]
+    for k in range(n):
+        m = int(batch.length[k])
+        wave, flux, good = batch.wave[k, :m], batch.flux[k, :m], batch.good[k, :m]
+        sigma = np.where(good, 1 / np.sqrt(np.where(good, batch.ivar[k, :m], 1.0)), np.nan)
+        fine = np.arange(np.ceil(wave[good].min()), wave[good].max(), float(grid_step))
+        other = tokenizer.reconstruct(source[k : k + 1], wavelength=fine)[0]
+        top, bottom = axes[2 * k], axes[2 * k + 1]
+        top.plot(wave[good], flux[good], color="0.6", lw=0.5, label="observed")
+        top.plot(wave, own[k], color="C0", lw=0.8, label="reconstruction, own grid")
+        top.plot(fine, other, color="C3", lw=0.6, ls="--",
+                 label=f"decoded on a {grid_step:g} A grid")  # fmt: skip
+        lo, hi = np.percentile(flux[good], [0.5, 99.5])
+        top.set_ylim(lo - 0.1 * (hi - lo), hi + 0.2 * (hi - lo))
+        name = titles[k] if titles is not None else batch.names[k]
+        top.set_title(f"{name}: {m} pixels, reduced chi2 {chi2[k]:.2f}", fontsize=9)
+        top.set_ylabel("flux")
+        top.legend(fontsize=7, ncol=3, loc="upper right")
+        bottom.plot(wave[good], ((own[k] - flux) / sigma)[good], color="C0", lw=0.4)
+        bottom.axhline(0, color="k", lw=0.5)
+        bottom.set_ylim(-6, 6)
+        bottom.set_xlim(top.get_xlim())
+        bottom.set_ylabel("resid / sigma", fontsize=7)
+    axes[-1].set_xlabel("vacuum wavelength (Angstrom)")
+    return fig
