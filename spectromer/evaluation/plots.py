@@ -296,7 +296,8 @@ def plot_reconstructions(
         top.plot(fine, other, color="C3", lw=0.6, ls="--",
                  label=f"decoded on a {grid_step:g} A grid")  # fmt: skip
         lo, hi = np.percentile(flux[good], [0.5, 99.5])
-        top.set_ylim(lo - 0.1 * (hi - lo), hi + 0.2 * (hi - lo))
+        span = hi - lo if hi > lo else max(abs(hi), 1.0)
+        top.set_ylim(lo - 0.1 * span, hi + 0.2 * span)
         name = titles[k] if titles is not None else batch.names[k]
         top.set_title(f"{name}: {m} pixels, reduced chi2 {chi2[k]:.2f}", fontsize=9)
         top.set_ylabel("flux")
