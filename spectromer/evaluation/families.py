@@ -497,7 +497,7 @@ def _fit_specformer(req: FitRequest) -> _Encoded:
 #: ``default``: the CPU configuration (width 128, 4 encoder and 2 decoder layers, 4
 #: heads, patches of 32); the paper's architecture (width 512, 6 + 6 layers, 8 heads) is
 #: ``SpectrumTokenizer()``'s default, reached with ``--tokenizer-option width=512
-#: depth=6 decoder_depth=6 heads=8``, about 15 times slower on a CPU (the speed table of
+#: depth=6 decoder_depth=6 heads=8``, about 13 times slower on a CPU (the speed table of
 #: ``docs/tokenizer.rst``, ``benchmarks/bench_specformer.py``): a GPU job.
 TOKENIZER_PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"width": 32, "depth": 1, "decoder_depth": 1, "heads": 2, "epochs": 2,
