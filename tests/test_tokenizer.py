@@ -412,6 +412,7 @@ def test_tokenizer_family_in_the_benchmark(sample, tmp_path):
     records = result["results"]
     assert [r["model"] for r in records] == ["tokenizer-knn", "tokenizer-mlp",
                                              "tokenizer-linear"]  # fmt: skip
+    assert result["data"]["pretrain_data"] == ["extra.h5"]  # recorded by name
     (call,) = seen  # one tokenizer for the three probes
     n_train = len(result["data"]["split"]["train_rows"])
     assert call["n"] == n_train + len(extra)  # the training split and the extras, no test

@@ -281,6 +281,7 @@ def run_benchmark(
     -------
     dict
         The content of ``results.json``: ``label``, ``task``, ``data`` (what was used),
+        ``data["pretrain_data"]`` names the unlabelled ``pretrain_data`` sets;
         ``results`` (one record per model and test set: ``model``, ``label``,
         ``test_set``, ``n_train``, ``n_test``, every metric, ``fit_seconds``,
         ``predict_seconds``, ``settings`` (a probe's: its encoder and probe, and the
@@ -362,8 +363,9 @@ def run_benchmark(
             pretrain_params = {} if pretrain is True else dict(pretrain)
         else:
             raise TypeError(f"pretrain must be a dict of settings, True or None, got {pretrain!r}")
-        pretrain_sources = [as_source(load_data(d, out, f"pretrain_{i}", progress))
-                            for i, d in enumerate(pretrain_data or ())]  # fmt: skip
+        pretrain_sets = [load_data(d, out, f"pretrain_{i}", progress)
+                         for i, d in enumerate(pretrain_data or ())]  # fmt: skip
+        pretrain_sources = [as_source(ds) for ds in pretrain_sets]
         if (pretrain_sources and pretrain_params is None
                 and not set(PRETRAINED_FAMILIES) & set(models)):
             raise ValueError("pretrain_data is for pretraining: it needs pretrain= (the ViT) "
@@ -396,6 +398,7 @@ def run_benchmark(
                 "train": _name(train_ds),
                 "test": _name(test_ds),
                 "extra_tests": [e[0] for e in extra_sets],
+                "pretrain_data": [_name(ds) for ds in pretrain_sets],
                 "simulated": bool(
                     "simulated" in train_ds.meta.colnames and np.any(train_ds.labels("simulated"))
                 ),
