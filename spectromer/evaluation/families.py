@@ -303,6 +303,15 @@ def _learner_settings(model: Any) -> dict[str, Any]:
     return settings
 
 
+def _pretraining_record(encoder: Any, seconds: float, path: Path) -> dict[str, Any]:
+    """What a self-supervised encoder's record says of its training: time, settings,
+    spectra, where it was saved, and its final losses."""
+    return {"seconds": round(seconds, 3), **_learner_settings(encoder),
+            "n_spectra": int(encoder.n_spectra_), "saved": str(path),
+            "final_train_loss": encoder.history_[-1].get("train_loss"),
+            "final_val_loss": encoder.history_[-1].get("val_loss")}  # fmt: skip
+
+
 # ---------------------------------------------------------------------- the ViT
 
 
@@ -475,10 +484,7 @@ def _fit_specformer(req: FitRequest) -> _Encoded:
     encoder.fit(sources if len(sources) > 1 else req.train)
     pre_s = time.perf_counter() - t0
     path = encoder.save(req.out / "pretrained" / "specformer")
-    pre = {"seconds": round(pre_s, 3), **_learner_settings(encoder),
-           "n_spectra": int(encoder.n_spectra_), "saved": str(path),
-           "final_train_loss": encoder.history_[-1].get("train_loss"),
-           "final_val_loss": encoder.history_[-1].get("val_loss")}  # fmt: skip
+    pre = _pretraining_record(encoder, pre_s, path)
     tuner = SpecFormerClassifier if req.task == "classification" else SpecFormerRegressor
     model = tuner(**{**common, **ft_params, "pretrained": str(path)})
     t0 = time.perf_counter()
@@ -521,10 +527,7 @@ def _fit_tokenizer(req: FitRequest) -> _Encoded:
     tokenizer.fit(sources if len(sources) > 1 else req.train)
     seconds = time.perf_counter() - t0
     path = tokenizer.save(req.out / "pretrained" / "tokenizer")
-    settings = {**_learner_settings(tokenizer), "n_spectra": int(tokenizer.n_spectra_),
-                "saved": str(path), "seconds": round(seconds, 3),
-                "final_train_loss": tokenizer.history_[-1].get("train_loss"),
-                "final_val_loss": tokenizer.history_[-1].get("val_loss")}  # fmt: skip
+    settings = _pretraining_record(tokenizer, seconds, path)
     return _Encoded({}, tokenizer, seconds, {"model": "tokenizer", "pretraining": settings})
 
 

@@ -483,11 +483,8 @@ class SpectrumTokenizer(SpectrumLearner):
             tokens, valid = model.encode(x)
             tokens, valid = tokens.float().cpu().numpy(), valid.cpu().numpy()
             wave = x[..., 2].double().cpu().numpy().reshape(len(x), -1, p)
-            with np.errstate(invalid="ignore"):
-                centre = np.where(wave > 0, wave, np.nan)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    centre = np.nanmean(centre, axis=2)
+            real = (wave > 0).sum(axis=2)  # padding has wavelength 0
+            centre = wave.sum(axis=2) / np.maximum(real, 1)
             for row, n in enumerate(np.asarray(batch.length).tolist()):
                 t = -(-int(n) // p)
                 out.append(PatchTokens(tokens[row, :t], centre[row, :t], valid[row, :t]))
