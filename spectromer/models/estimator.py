@@ -28,6 +28,7 @@ from ..spectra import SpectrumSource
 from ..training import Augmentation, PixelStandardizer, as_augmentation
 from .image import ImageLearner
 from .persistence import ModelFileError, jsonable
+from .weights import write_backbone
 
 __all__ = ["SpectromerModel", "ModelFileError", "TASKS", "LOSSES"]
 
@@ -568,6 +569,59 @@ class SpectromerModel(ImageLearner):
         k = self.n_targets_
         var = torch.nn.functional.softplus(torch.from_numpy(out[:, k:])).numpy()
         return mean, (np.sqrt(var + 1e-6) * self.target_scale_).reshape(mean.shape)
+
+    def save_backbone(self, path: str | os.PathLike) -> Path:
+        """Write the fitted network to a ``.safetensors`` backbone file, atomically.
+
+        The start of another fine-tuning, ``SpectromerModel(pretrained=path)``: for
+        example supervised pretraining on simulated spectra, then fine-tuning on real
+        ones. The head comes along and is kept when the next model has as many outputs
+        (otherwise it is fresh). The metadata (:func:`read_backbone_metadata`) records
+        the architecture, the render configuration and how it was trained.
+
+        Parameters
+        ----------
+        path : path
+            Output file, ending in ``.safetensors``.
+
+        Returns
+        -------
+        Path
+            The file.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> from spectromer import SpectromerModel
+        >>> from spectromer.datasets import load_sample
+        >>> from spectromer.models import read_backbone_metadata
+        >>> ds = load_sample()
+        >>> kw = dict(backbone="vit_tiny_patch16_224", pretrained=False, image_size=32,
+        ...           backbone_options={"patch_size": 8, "depth": 1}, epochs=1,
+        ...           progress=False, random_state=0)
+        >>> m = SpectromerModel(**kw).fit(ds[::15], ds.labels("type")[::15])
+        >>> path = m.save_backbone(os.path.join(tempfile.mkdtemp(), "sup.safetensors"))
+        >>> read_backbone_metadata(path)["pretraining"]["method"]
+        'supervised (classification)'
+        >>> fine = SpectromerModel(**{**kw, "pretrained": str(path)})
+        >>> fine = fine.fit(ds[1::15], ds.labels("type")[1::15])
+        """
+        self._check_fitted()
+        arch = self._resolved()
+        pretraining = {
+            "method": f"supervised ({self.task})",
+            "params": {k: v for k, v in self.get_params().items() if k != "progress"},
+            "classes": [str(c) for c in getattr(self, "classes_", [])],
+            "best_epoch": getattr(self, "best_epoch_", None),
+        }
+        return write_backbone(
+            path,
+            self.model_.state_dict(),
+            backbone=arch["backbone"],
+            backbone_options=arch["backbone_options"],
+            render_config=self.render_config_.to_dict(),
+            pretraining=pretraining,
+        )
 
     def transform(self, X: Any, *, wavelength: Any = None, indices: Any = None) -> np.ndarray:
         """Backbone embeddings (the features before the head), ``(n, embed_dim)``.

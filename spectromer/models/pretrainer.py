@@ -11,7 +11,6 @@ fine-tuned by :class:`~spectromer.SpectromerModel` with ``pretrained=`` that fil
 
 from __future__ import annotations
 
-import json
 import os
 from numbers import Integral, Real
 from pathlib import Path
@@ -21,10 +20,8 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ..spectra import ConcatSource, SpectrumSource, as_source
-from ..utils.atomic import atomic_path
 from .image import ImageLearner
-from .persistence import jsonable
-from .weights import BACKBONE_FORMAT
+from .weights import write_backbone
 
 __all__ = ["MaskedImagePretrainer"]
 
@@ -323,33 +320,19 @@ class MaskedImagePretrainer(ImageLearner):
         Path
             The file.
         """
-        from safetensors.torch import save_file
-
         self._check_fitted()
-        path = Path(path)
-        if path.suffix != ".safetensors":
-            raise ValueError(f"{path}: the backbone file must end in .safetensors")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        state = {
-            k: v.detach().cpu().contiguous() for k, v in self.model_.encoder.state_dict().items()
+        pretraining = {
+            "method": "masked-image (MAE)",
+            "params": {k: v for k, v in self.get_params().items() if k != "progress"},
+            "n_spectra": self.n_spectra_,
+            "best_epoch": int(self.best_epoch_),
+            "epochs_run": len(self.history_),
         }
-        meta = {
-            "format": BACKBONE_FORMAT,
-            "backbone": json.dumps(self.backbone),
-            "backbone_options": json.dumps(jsonable(self.backbone_options or {})),
-            "render_config": json.dumps(self.render_config_.to_dict()),
-            "pretraining": json.dumps(
-                {
-                    "method": "masked-image (MAE)",
-                    "params": jsonable(
-                        {k: v for k, v in self.get_params().items() if k != "progress"}
-                    ),
-                    "n_spectra": self.n_spectra_,
-                    "best_epoch": int(self.best_epoch_),
-                    "epochs_run": len(self.history_),
-                }
-            ),
-        }
-        with atomic_path(path, suffix=".safetensors") as tmp:
-            save_file(state, str(tmp), metadata=meta)
-        return path
+        return write_backbone(
+            path,
+            self.model_.encoder.state_dict(),
+            backbone=self.backbone,
+            backbone_options=self.backbone_options,
+            render_config=self.render_config_.to_dict(),
+            pretraining=pretraining,
+        )

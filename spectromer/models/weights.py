@@ -27,6 +27,7 @@ __all__ = [
     "read_checkpoint_shapes",
     "save_snippet",
     "read_backbone_metadata",
+    "write_backbone",
     "BACKBONE_FORMAT",
 ]
 
@@ -35,7 +36,8 @@ __all__ = [
 BACKBONE_FORMAT = "spectromer-backbone"
 
 __doctest_requires__ = {
-    ("hub_weights_file", "read_checkpoint_shapes", "save_snippet", "check_hub_available"): [
+    ("hub_weights_file", "read_checkpoint_shapes", "save_snippet", "check_hub_available",
+     "write_backbone"): [
         "torch",
         "timm",
         "safetensors",
@@ -384,6 +386,75 @@ def read_checkpoint_shapes(path: str | os.PathLike) -> dict[str, tuple[int, ...]
     ):
         raise ValueError(f"{path} does not hold a state dict (a mapping of names to tensors)")
     return {k: tuple(v.shape) for k, v in clean_state_dict(checkpoint).items()}
+
+
+def write_backbone(
+    path: str | os.PathLike,
+    state: dict[str, Any],
+    *,
+    backbone: str,
+    backbone_options: dict[str, Any] | None,
+    render_config: dict[str, Any],
+    pretraining: dict[str, Any],
+) -> Path:
+    """Write a backbone's tensors and what made them to a ``.safetensors`` file, atomically.
+
+    The one writer behind :meth:`MaskedImagePretrainer.save_backbone` and
+    :meth:`SpectromerModel.save_backbone`; :func:`read_backbone_metadata` reads the
+    metadata back, and ``SpectromerModel(pretrained=path)`` fine-tunes from the file.
+
+    Parameters
+    ----------
+    path : path
+        Output file; must end in ``.safetensors``.
+    state : dict
+        Name -> tensor (moved to the CPU and made contiguous here).
+    backbone, backbone_options : str, dict
+        The timm architecture and its options.
+    render_config : dict
+        :meth:`RenderConfig.to_dict` of the images it was trained on.
+    pretraining : dict
+        How it was trained (method, settings, spectra, epochs); JSON-serialisable.
+
+    Returns
+    -------
+    Path
+        The file.
+
+    Examples
+    --------
+    >>> import os, tempfile, torch
+    >>> from spectromer.imaging import RenderConfig
+    >>> from spectromer.models import read_backbone_metadata, write_backbone
+    >>> path = write_backbone(os.path.join(tempfile.mkdtemp(), "b.safetensors"),
+    ...                       {"w": torch.zeros(2)}, backbone="vit_tiny_patch16_224",
+    ...                       backbone_options={}, render_config=RenderConfig().to_dict(),
+    ...                       pretraining={"method": "example"})
+    >>> read_backbone_metadata(path)["pretraining"]
+    {'method': 'example'}
+    """
+    import json
+
+    from safetensors.torch import save_file
+
+    from ..utils.atomic import atomic_path
+    from .persistence import jsonable
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"{path}: the backbone file must end in .safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    meta = {
+        "format": BACKBONE_FORMAT,
+        "backbone": json.dumps(backbone),
+        "backbone_options": json.dumps(jsonable(backbone_options or {})),
+        "render_config": json.dumps(render_config),
+        "pretraining": json.dumps(jsonable(pretraining)),
+    }
+    with atomic_path(path, suffix=".safetensors") as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    return path
 
 
 def read_backbone_metadata(path: str | os.PathLike) -> dict[str, Any]:
