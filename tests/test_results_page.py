@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from _scripts import load_benchmark
 
 from spectromer.evaluation import results_to_rst
 
@@ -71,14 +72,7 @@ def test_committed_results_have_the_fields_the_issue_asks_for():
 
 
 def _page_module():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "make_results_page", ROOT / "benchmarks" / "make_results_page.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("make_results_page")
 
 
 def _run(models, rows=(1, 2, 3), acc=0.8):

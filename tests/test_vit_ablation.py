@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from _scripts import load_benchmark
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location(
-        "vit_ablation", ROOT / "benchmarks" / "vit_ablation.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("vit_ablation")
 
 
 def test_vits14_variants_differ_only_in_the_start():
