@@ -36,6 +36,10 @@ And the tables of the tokenizer page (``docs/_tokenizer_results.rst``, :data:`TO
 of the earlier runs on the same split, the side-by-side table of the encoders and their
 probes, and the cross-survey transfer table (every record on every extra test set).
 
+And the arms of the paper's-claim tables (``docs/_vit_claim_results.rst``, :data:`CLAIM`):
+each arm's ViT runs on the ``lamost_type`` / ``lamost_subtype`` split (refused if on
+another), their mean, spread, majority vote and gap to the best baseline.
+
 Every number on the pages comes from those JSON files; ``--check`` exits 1 if a
 committed page differs from what the files give (the test suite runs it).
 """
