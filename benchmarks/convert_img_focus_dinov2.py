@@ -191,14 +191,13 @@ def check(model_onnx, state: dict, size: int, n: int = 2, seed: int = 0) -> dict
         x = np.random.default_rng(seed).standard_normal((n, 3, size, size)).astype(np.float32)
         ref = sess.run([final], {graph.input[0].name: x})[0]
     net = timm.create_model(BACKBONE, pretrained=False, img_size=size, num_classes=0)
-    sd = {k: torch.from_numpy(v) for k, v in state.items()}
+    sd = {k: torch.from_numpy(v.copy()) for k, v in state.items()}  # writable copies
     grid = size // 14
     sd["pos_embed"] = resample_abs_pos_embed(
         sd["pos_embed"], (grid, grid), num_prefix_tokens=1, interpolation="bicubic",
         antialias=False,
     )  # fmt: skip
-    missing, unexpected = net.load_state_dict(sd, strict=True), None
-    del missing, unexpected
+    net.load_state_dict(sd, strict=True)
     net.eval()
     with torch.no_grad():
         got = net.forward_features(torch.from_numpy(x)).numpy()

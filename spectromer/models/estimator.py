@@ -612,7 +612,7 @@ class SpectromerModel(ImageLearner):
             "method": f"supervised ({self.task})",
             "params": {k: v for k, v in self.get_params().items() if k != "progress"},
             "classes": [str(c) for c in getattr(self, "classes_", [])],
-            "best_epoch": getattr(self, "best_epoch_", None),
+            "best_epoch": int(self.best_epoch_),
         }
         return write_backbone(
             path,
