@@ -298,6 +298,43 @@ def test_regression_with_extra_test_and_saved_models(simulated, tmp_path, capsys
     assert "accuracy" not in table.colnames
 
 
+def test_target_transform_fits_log1p_and_scores_in_z(simulated, tmp_path):
+    import joblib
+
+    from spectromer.spectra import as_source
+
+    train, extra = simulated
+    kw = dict(models=["knn"], quick=True, extra_tests=[extra.path], plots=False,
+              progress=False)  # fmt: skip
+    plain = run_benchmark(train, "z", out=tmp_path / "plain", **kw)
+    logged = run_benchmark(train, "z", out=tmp_path / "log", target_transform="log1p",
+                           save_models=True, **kw)  # fmt: skip
+    assert plain["data"]["target_transform"] is None
+    assert logged["data"]["target_transform"] == "log1p"
+    assert logged["data"]["split"] == plain["data"]["split"]
+    for p, r in zip(plain["results"], logged["results"], strict=True):
+        assert r["truth"] == p["truth"]  # scored on z itself
+        assert r["prediction"] != p["prediction"]  # a different fit
+        assert r["r2"] > 0 and REG_FIELDS <= set(r)
+    # the saved model predicts log(1 + z); the recorded predictions are turned back
+    model = joblib.load(tmp_path / "log" / "models" / "knn" / "model.joblib")
+    raw = model.predict(as_source(extra, indices=np.arange(len(extra))))
+    np.testing.assert_allclose(np.expm1(raw), logged["results"][1]["prediction"], rtol=1e-10)
+    assert raw.max() <= np.log1p(train.labels("z").max()) + 1e-9  # means of log(1 + z)
+    assert "fitted on ``log1p`` of the label" in results_to_rst(logged).splitlines()[0]
+    assert "log1p" not in results_to_rst(plain).splitlines()[0]
+
+
+def test_target_transform_is_checked(small, simulated, tmp_path):
+    with pytest.raises(ValueError, match=r"target_transform must be None or one of \['log1p'\]"):
+        run_benchmark(small["ds"], models=["knn"], target_transform="sqrt", out=tmp_path / "a",
+                      progress=False)  # fmt: skip
+    assert not (tmp_path / "a").exists()  # refused before anything was written
+    with pytest.raises(ValueError, match="is for regression; label 'type'"):
+        run_benchmark(small["ds"], "type", models=["knn"], target_transform="log1p",
+                      out=tmp_path / "b", progress=False)  # fmt: skip
+
+
 def _tiny_subtypes(sample, path):
     """40 spectra with about 25 subtypes: every class too small for 3-fold CV."""
     return sample.subset(np.arange(0, 600, 15), path)
@@ -633,6 +670,14 @@ def test_cli_specformer_options(tmp_path, monkeypatch, capsys):
         assert main(["benchmark", *argv, "--out", str(tmp_path)]) == 1
         assert message in capsys.readouterr().err
     assert len(calls) == 2  # refused before any run
+
+
+def test_cli_target_transform(tmp_path, monkeypatch):
+    calls = _stop_before_running(monkeypatch)
+    assert main(["benchmark", "--label", "z", "--target-transform", "log1p",
+                 "--out", str(tmp_path)]) == 1  # fmt: skip
+    assert main(["benchmark", "--out", str(tmp_path)]) == 1
+    assert [c["target_transform"] for c in calls] == ["log1p", None]
 
 
 # --- errors ---------------------------------------------------------------------------

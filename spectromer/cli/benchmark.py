@@ -95,6 +95,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
              "(default: the CPUs this process may use less those the load average says "
              "are busy, at least 1)",
     )  # fmt: skip
+    p.add_argument(
+        "--target-transform", default=None, metavar="NAME",
+        help="regression: fit every model on this transform of the label (log1p: log(1+z)) "
+             "and score the predictions turned back",
+    )  # fmt: skip
     p.add_argument("--save-models", action="store_true", help="save models in OUT/models")
     p.add_argument("--no-plots", action="store_true", help="write no PNG plots")
     p.add_argument("--no-progress", action="store_true", help="no progress output")
@@ -164,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
         tokenizer_options=dict(args.tokenizer_option) or None,
         pretrain_data=[_data(v) for v in args.pretrain_data],
         threads=args.threads,
+        target_transform=args.target_transform,
     )
     if args.no_progress:
         print(results_text(result))

@@ -22,6 +22,7 @@ import numpy as np
 from ..models.presets import VIT_PRESETS
 from .families import FAMILIES, SPECFORMER_PRESETS, FitRequest, Fitted, fit_family
 from .metrics import classification_metrics, metrics_by_snr, redshift_metrics
+from .targets import target_transform as get_target_transform
 
 __all__ = [
     "run_benchmark",
@@ -97,8 +98,12 @@ def _fit(name: str, task: str, train_x, y_train, quick, seed, options, progress,
 
 
 def _score(member: Fitted, records, predictions, by_snr, save_models, out, progress, kind,
-           label, n_train, test_x, y_test, classes, snr, extra_sets) -> None:  # fmt: skip
-    """Predict the test set (and the extra ones) with one fitted record; append the records."""
+           label, n_train, test_x, y_test, classes, snr, extra_sets,
+           transform=None) -> None:  # fmt: skip
+    """Predict the test set (and the extra ones) with one fitted record; append the records.
+
+    With a target ``transform``, the model predicts transformed targets: they are turned
+    back (its ``inverse``) before any metric."""
     name, model, fit_s, settings = member.name, member.model, member.fit_seconds, member.settings
     if save_models:
         _save_model(model, out / "models" / name)
@@ -106,6 +111,8 @@ def _score(member: Fitted, records, predictions, by_snr, save_models, out, progr
     sets = [("test", test_x, y_test, classes, snr), *extra_sets]
     for set_name, x, y, cls, snr_set in sets:
         pred, pred_s = _predict(model, x)
+        if transform is not None:
+            pred = transform.inverse(pred.astype(float))
         metrics, table = _evaluate(kind, label, y, pred, cls, snr_set)
         records.append({**base, "test_set": set_name, "n_test": int(len(y)), **metrics,
                         "fit_seconds": round(fit_s, 3), "predict_seconds": round(pred_s, 3),
@@ -191,6 +198,7 @@ def run_benchmark(
     pretrain: dict[str, Any] | bool | None = None,
     pretrain_data: Sequence[Any] = (),
     threads: int | None = None,
+    target_transform: str | None = None,
 ) -> dict[str, Any]:
     """Train and test every model on the same split; write ``OUT/results.json`` and plots.
 
@@ -268,6 +276,13 @@ def run_benchmark(
         Default: the CPUs this process may use (its affinity mask, else
         ``os.cpu_count()``). Lower it when other jobs share the machine. Recorded as
         ``machine["threads"]``.
+    target_transform : {None, "log1p"}
+        Regression only: fit every model on the transformed targets (``"log1p"``:
+        :math:`\\log(1+y)`, for redshift; the choices are
+        :data:`~spectromer.evaluation.targets.TARGET_TRANSFORMS`) and turn their
+        predictions back before scoring, so the metrics, plots and saved predictions are
+        in the label's own units. Recorded as ``data["target_transform"]``; models saved
+        with ``save_models`` predict the transformed targets.
 
     Notes
     -----
@@ -310,6 +325,7 @@ def run_benchmark(
     unknown = [m for m in models if m not in MODELS]
     if unknown or not models:
         raise ValueError(f"models: unknown {unknown or 'none given'}; choose from {MODELS}")
+    transform = get_target_transform(target_transform)  # refused before any data is read
     threads = _threads(threads)
     out = Path(out)
     digest = _WarningDigest()
@@ -341,6 +357,12 @@ def run_benchmark(
         y_train, y_test = values[tr], test_values[te]
         if kind == "regression":
             y_train, y_test = y_train.astype(float), y_test.astype(float)
+        elif transform is not None:
+            raise ValueError(
+                f"target_transform={target_transform!r} is for regression; label {label!r} "
+                "is a classification task"
+            )
+        y_fit = y_train if transform is None else transform.apply(y_train, label)
         train_x, test_x = as_source(train_ds, indices=tr), as_source(test_ds, indices=te)
         classes = _column(test_ds, "class", te)
         snr_column = _snr_column(test_ds)
@@ -381,14 +403,14 @@ def run_benchmark(
                 if progress:
                     print(f"[{family}] fitting on {tr.size} spectra ...", flush=True)
                 fitted = _fit(
-                    family, kind, train_x, y_train, quick, seed, options, progress,
+                    family, kind, train_x, y_fit, quick, seed, options, progress,
                     pretrain=pretrain_params, pretrain_sources=pretrain_sources, out=out,
                     threads=threads,
                 )  # fmt: skip
                 for member in fitted:
                     _score(member, records, predictions, by_snr, save_models, out, progress,
                            kind, label, tr.size, test_x, y_test, classes, snr,
-                           extra_sets)  # fmt: skip
+                           extra_sets, transform)  # fmt: skip
         digest.source = None
         result = {
             "label": label,
@@ -404,6 +426,7 @@ def run_benchmark(
                 ),
                 "split": split_info,
                 "snr_column": snr_column,
+                "target_transform": target_transform,
             },
             "machine": {
                 "platform": platform.platform(),
@@ -703,6 +726,8 @@ def results_to_rst(result: dict[str, Any], title: str | None = None, level: str 
     lines.append(
         f"Label ``{result['label']}`` ({result['task']}), trained on ``{data.get('train')}``; "
         f"split: {how}."
+        + (f" Every model was fitted on ``{data['target_transform']}`` of the label and "
+           "scored on the label itself." if data.get("target_transform") else "")
     )
     lines.append("")
     if data.get("simulated"):
