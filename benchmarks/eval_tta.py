@@ -5,11 +5,12 @@ Usage::
     python benchmarks/eval_tta.py RUN_DIR DATA [--copies 0 4 8] [--out RUN_DIR/tta.json]
 
 RUN_DIR is the output folder of ``spectromer benchmark ... --models vit --save-models``
-(it holds ``results.json`` with the split and ``models/vit``); DATA is the dataset the
-run used. The saved model predicts the run's test rows with
-``test_time_augmentation=k`` for every ``k`` of ``--copies``; the metrics (accuracy,
-F1, within one/two subtypes for classification; R^2, sigma_NMAD... for regression) and
-the prediction seconds are printed and written to ``tta.json`` (atomically).
+(it holds ``results.json`` with the split and ``models/vit``, one ViT or the
+:class:`~spectromer.models.SeedEnsemble` of the default preset, whose every member then
+averages the copies); DATA is the dataset the run used. The saved model predicts the
+run's test rows with ``test_time_augmentation=k`` for every ``k`` of ``--copies``; the
+metrics (accuracy, F1, within one/two subtypes for classification; R^2, sigma_NMAD...
+for regression) and the prediction seconds are printed and written to ``tta.json`` (atomically).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def main(argv=None) -> int:
     from spectromer import SpectromerModel
     from spectromer.datasets import SpectraDataset
     from spectromer.evaluation import classification_metrics, redshift_metrics
+    from spectromer.models import SeedEnsemble
     from spectromer.utils.atomic import atomic_path
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -46,11 +48,18 @@ def main(argv=None) -> int:
     rows = np.asarray(split["test_rows"])
     ds = SpectraDataset(args.data)
     truth = ds.labels(result["label"])[rows]
-    model = SpectromerModel.load(run / "models" / "vit")
-    model.set_params(progress=False)
+    folder = run / "models" / "vit"
+    if (folder / "ensemble.json").is_file():  # the default: a vote of several seeds
+        model = SeedEnsemble.load(folder)
+    else:
+        model = SpectromerModel.load(folder)
+    members = getattr(model, "estimators_", [model])
+    for m in members:
+        m.set_params(progress=False)
     records = []
     for k in args.copies:
-        model.set_params(test_time_augmentation=k)
+        for m in members:  # every member averages k augmented copies
+            m.set_params(test_time_augmentation=k)
         t0 = time.perf_counter()
         pred = model.predict(ds, indices=rows)
         seconds = time.perf_counter() - t0

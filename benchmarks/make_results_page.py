@@ -474,14 +474,9 @@ def make_astroclip_page(runs: Path, docs: Path) -> str:
 
 def _vote(predictions: list[list]) -> list:
     """Majority vote per spectrum over seeds; a tie goes to the lowest seed's label."""
-    out = []
-    for labels in zip(*predictions, strict=True):
-        counts: dict = {}
-        for lab in labels:
-            counts[lab] = counts.get(lab, 0) + 1
-        best = max(counts.values())
-        out.append(next(lab for lab in labels if counts[lab] == best))
-    return out
+    from spectromer.models.ensemble import majority_vote
+
+    return majority_vote(np.asarray(predictions)).tolist()
 
 
 def _claim_table(runs: Path, label: str) -> list[str]:

@@ -512,6 +512,37 @@ def test_vit_tiny(small, tmp_path):
     assert records[3]["prediction"] == linear.predict(emb_test).tolist()
 
 
+def test_vit_members_vote_over_seeds(small, tmp_path):
+    pytest.importorskip("torch")
+    from spectromer import SpectromerModel
+    from spectromer.models import SeedEnsemble
+    from spectromer.models.ensemble import majority_vote
+    from spectromer.spectra import as_source
+
+    result = run_benchmark(small["ds"], models=["vit"], quick=True, out=tmp_path, seed=4,
+                           vit_options={**TINY_VIT, "members": 3}, save_models=True,
+                           plots=False, progress=False)  # fmt: skip
+    r = result["results"][0]
+    st = r["settings"]
+    assert st["members"] == 3 and st["voting"] == "hard"
+    assert st["member_seeds"] == [4, 5, 6] and st["random_state"] == 4  # the first's
+    assert len(st["member_best_epochs"]) == len(st["member_fit_seconds"]) == 3
+    assert r["fit_seconds"] >= sum(st["member_fit_seconds"])
+    ens = SeedEnsemble.load(tmp_path / "models" / "vit")
+    test_x = as_source(small["ds"], indices=result["data"]["split"]["test_rows"])
+    members = np.stack([m.predict(test_x) for m in ens.estimators_])
+    assert r["prediction"] == majority_vote(members).tolist()
+    # the probes embed with the first member: the single ViT of the run's seed
+    first = SpectromerModel.load(tmp_path / "models" / "vit" / "member_0")
+    assert first.random_state == 4
+    assert result["results"][1]["settings"]["embedding_dim"] == first.transform(test_x).shape[1]
+    assert "'members': 3" in results_to_rst(result)
+    with pytest.raises(ValueError, match="members must be a whole number >= 1, got 0"):
+        run_benchmark(small["ds"], models=["vit"], quick=True, out=tmp_path / "no",
+                      vit_options={"members": 0}, progress=False)  # fmt: skip
+    assert not (tmp_path / "no").exists()  # refused before anything was read or written
+
+
 # --- SpecFormer -----------------------------------------------------------------------
 
 SF_RECORDS = ["specformer-knn", "specformer-mlp", "specformer-linear", "specformer-ft"]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..models.presets import VIT_PRESETS
-from .families import FAMILIES, SPECFORMER_PRESETS, FitRequest, Fitted, fit_family
+from .families import FAMILIES, SPECFORMER_PRESETS, FitRequest, Fitted, fit_family, vit_members
 from .metrics import classification_metrics, metrics_by_snr, redshift_metrics
 from .targets import target_transform as get_target_transform
 
@@ -236,7 +236,10 @@ def run_benchmark(
     seed : int
         Seed of the split and of every model.
     vit_options : dict, optional
-        SpectromerModel parameters that override the preset.
+        SpectromerModel parameters that override the preset, and ``members``: how many
+        ViTs (seeds ``seed, seed + 1, ...``) the ``vit`` record votes over
+        (:data:`~spectromer.evaluation.families.VIT_MEMBERS`: 3 for the default preset,
+        1 for ``quick``; the probes embed with the first).
     specformer_options : dict, optional
         SpecFormer settings over :data:`SPECFORMER_PRESETS`: ``KEY`` sets the parameter
         of the encoder and of the fine-tuner where each has it, ``encoder.KEY`` or
@@ -326,6 +329,7 @@ def run_benchmark(
     if unknown or not models:
         raise ValueError(f"models: unknown {unknown or 'none given'}; choose from {MODELS}")
     transform = get_target_transform(target_transform)  # refused before any data is read
+    vit_members(vit_options, quick)
     threads = _threads(threads)
     out = Path(out)
     digest = _WarningDigest()
@@ -782,7 +786,7 @@ def results_to_rst(result: dict[str, Any], title: str | None = None, level: str 
         elif "best_epoch" in st:
             opts = {k: st[k] for k in ("backbone", "config", "grid", "image_size",
                                        "backbone_options", "render_options", "standardize",
-                                       "pretrained", "epochs", "lr", "random_state")
+                                       "pretrained", "epochs", "lr", "random_state", "members")
                     if st.get(k) is not None and st.get(k) is not False}  # fmt: skip
             chosen.append(f"- ``{r['model']}``: best epoch {st['best_epoch']}, "
                           f"precision {st.get('precision_used', '?')}, {opts}")  # fmt: skip

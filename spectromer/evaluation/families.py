@@ -4,8 +4,10 @@ A family is one name of ``--models``: how it is fitted on the training split, an
 records of ``results.json`` it gives. :data:`FAMILIES` is the table:
 
 * ``vit``: :class:`~spectromer.SpectromerModel` (preset :data:`VIT_PRESETS`, optionally
-  after masked-image pretraining), recorded as ``vit``; and AstroCLIP's probes of its
-  embeddings (:meth:`SpectromerModel.transform <spectromer.SpectromerModel.transform>`),
+  after masked-image pretraining), recorded as ``vit``: by default the majority vote of
+  three of them trained with consecutive seeds (:data:`VIT_MEMBERS`,
+  :class:`~spectromer.models.SeedEnsemble`); and AstroCLIP's probes of its (first
+  member's) embeddings (:meth:`SpectromerModel.transform <spectromer.SpectromerModel.transform>`),
   ``vit-knn`` and ``vit-mlp``, and the linear head ``vit-linear``
   (:class:`~spectromer.evaluation.LinearProbe`). Every encoder family has the same three
   probes.
@@ -49,6 +51,7 @@ from ..models.presets import VIT_PRESETS
 
 __all__ = [
     "FAMILIES",
+    "VIT_MEMBERS",
     "SPECFORMER_PRESETS",
     "MAE_PRESETS",
     "TOKENIZER_PRESETS",
@@ -57,6 +60,7 @@ __all__ = [
     "Fitted",
     "EmbeddingProbe",
     "fit_family",
+    "vit_members",
     "specformer_settings",
 ]
 
@@ -341,13 +345,54 @@ MAE_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+#: How many ViTs the ``vit`` record votes over, per preset (``options["vit"]["members"]``,
+#: ``--vit-option members=N``, overrides it): a :class:`~spectromer.models.SeedEnsemble`
+#: of the preset's ViT with the seeds ``seed, seed + 1, ...``, majority-voted (mean for
+#: regression). On the real LAMOST types the vote of three seeds was the best ViT
+#: measured (docs/benchmark.rst); 1 is a single ViT.
+VIT_MEMBERS: dict[str, int] = {"quick": 1, "default": 3}
+
+
 def _vit_params(req: FitRequest) -> dict[str, Any]:
-    """The ViT's settings: its preset, then ``options["vit"]``, the seed, progress."""
+    """The ViT's settings: its preset, then ``options["vit"]``, the seed, progress
+    (without ``members``: :func:`vit_members`)."""
     params = dict(VIT_PRESETS["quick" if req.quick else "default"])
     params.update(req.options.get("vit") or {})
+    params.pop("members", None)
     params.setdefault("random_state", req.seed)
     params.setdefault("progress", req.progress)
     return params
+
+
+def vit_members(options: Mapping[str, Any] | None, quick: bool = False) -> int:
+    """How many seeds the ``vit`` record votes over: ``options["members"]``, else
+    :data:`VIT_MEMBERS` of the preset.
+
+    Parameters
+    ----------
+    options : dict or None
+        The ViT's options (``vit_options`` of the benchmark).
+    quick : bool
+        The quick preset.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> from spectromer.evaluation.families import vit_members
+    >>> vit_members(None), vit_members(None, quick=True), vit_members({"members": 5})
+    (3, 1, 5)
+    >>> vit_members({"members": 0})
+    Traceback (most recent call last):
+    ...
+    ValueError: vit option members must be a whole number >= 1, got 0
+    """
+    members = (options or {}).get("members", VIT_MEMBERS["quick" if quick else "default"])
+    if isinstance(members, bool) or not isinstance(members, (int, np.integer)) or members < 1:
+        raise ValueError(f"vit option members must be a whole number >= 1, got {members!r}")
+    return int(members)
 
 
 def _pretrain_vit(params: dict[str, Any], pretrain: Mapping[str, Any], sources: list, out: Path):
@@ -368,9 +413,9 @@ def _pretrain_vit(params: dict[str, Any], pretrain: Mapping[str, Any], sources: 
 
 
 def _fit_vit(req: FitRequest) -> _Encoded:
-    from ..models import SpectromerModel
+    from ..models import SeedEnsemble, SpectromerModel
 
-    params = _vit_params(req)
+    params, members = _vit_params(req), vit_members(req.options.get("vit"), req.quick)
     pre = None
     if req.pretrain is not None:
         _, path, pre_s, pre_settings = _pretrain_vit(
@@ -380,14 +425,23 @@ def _fit_vit(req: FitRequest) -> _Encoded:
         params["pretrained"] = str(path)
         pre = {"seconds": round(pre_s, 3), **pre_settings}
     model = SpectromerModel(task=req.task, **params)
+    if members > 1:
+        model = SeedEnsemble(model, n_members=members)  # seeds random_state, + 1, ...
     t0 = time.perf_counter()
     model.fit(req.train, req.y)
     fit_s = time.perf_counter() - t0
-    settings = _learner_settings(model)
+    first = model.estimators_[0] if members > 1 else model
+    settings = _learner_settings(first)
+    if members > 1:  # the first member's settings, and what every member did
+        settings.update(members=members, voting=model.voting, member_seeds=model.seeds_,
+                        member_best_epochs=[int(m.best_epoch_) for m in model.estimators_],
+                        member_fit_seconds=[round(m.fit_seconds_, 3)
+                                            for m in model.estimators_])  # fmt: skip
     if pre is not None:
         settings["pretraining"] = pre
         fit_s += pre["seconds"]
-    return _Encoded({"vit": Fitted("vit", model, fit_s, settings)}, model, fit_s,
+    # the probes embed with the first member (the single ViT of seed ``random_state``)
+    return _Encoded({"vit": Fitted("vit", model, fit_s, settings)}, first, fit_s,
                     {"model": "vit"})  # fmt: skip
 
 

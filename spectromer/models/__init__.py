@@ -1,6 +1,8 @@
 """Vision-transformer backbones from timm, built by name.
 
 * :class:`SpectromerModel` - the scikit-learn estimator: fit, predict, save, load.
+* :class:`SeedEnsemble` - one learner trained with several seeds, voted or averaged
+  (the benchmark's default ViT is three of them).
 * :func:`create_model` - any timm model by name, with ``num_outputs`` outputs (0: pooled
   features), any ``img_size`` and ``in_chans``, and pretrained weights from the
   Hugging Face hub or, offline, from a local ``.safetensors``/``.pth`` file.
@@ -35,6 +37,7 @@ the SpecFormer estimators and the tokenizer are imported on first use.
 from importlib import import_module
 from typing import Any
 
+from .ensemble import SeedEnsemble
 from .estimator import ModelFileError, SpectromerModel
 from .factory import create_model, list_backbones, model_info
 from .pretrainer import MaskedImagePretrainer
@@ -43,6 +46,7 @@ from .weights import PretrainedWeightsUnavailable, read_backbone_metadata, write
 
 __all__ = [
     "SpectromerModel",
+    "SeedEnsemble",
     "ModelFileError",
     "create_model",
     "model_info",
