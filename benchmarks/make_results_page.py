@@ -19,7 +19,9 @@ Usage::
   ``lamost_type_vit_<variant>_seed*`` the same variants with other seeds;
 * ``sdss_z``: redshift on simulated SDSS spectra, and on the real SDSS galaxies;
 * ``boss_z``: redshift on BOSS-like galaxies and quasars of the survey simulator
-  (``simulate_survey(survey="boss")``), and on the real SDSS and BOSS spectra.
+  (``simulate_survey(survey="boss")``), and on the real SDSS and BOSS spectra;
+  ``boss_z_log1p``: the same with every model fitted on log(1 + z)
+  (``--target-transform log1p``), next to the runs fitted on z (:data:`TRANSFORMED`).
 
 It also writes the tables of the "Spectromer vs AstroCLIP" page
 (``docs/_astroclip_results.rst``, :data:`ASTROCLIP`): each comparison run
@@ -66,7 +68,16 @@ SECTIONS = {
     "sdss_z": "Redshift: simulated SDSS galaxies and quasars, and the real SDSS galaxies",
     "boss_z": "Redshift: simulated BOSS-like galaxies and quasars (survey simulator), "
     "and the real SDSS and BOSS spectra",
+    "boss_z_log1p": "Redshift on log(1 + z): the same data and split, every model fitted "
+    "on log(1 + z)",
 }
+
+#: Runs fitted on a transform of the label (``--target-transform``): run -> the runs on
+#: the same split fitted on the label itself (the first, with the records of the others
+#: for the models it lacks), compared model by model.
+TRANSFORMED = {"boss_z_log1p": ["astroclip_z", "boss_z"]}
+#: The metrics of that comparison.
+TRANSFORM_METRICS = ("r2", "sigma_nmad", "outlier_fraction")
 
 
 #: The comparison runs of the AstroCLIP page: folder -> (title, base run whose records
@@ -109,6 +120,8 @@ CLAIM = {
     "type": ("lamost_type", [
         ("default", "default preset: vit_tiny depth 6, patch 8, 64 px, z-score channels, "
          "from scratch", ["lamost_type", "lamost_type_vit_seed*"]),
+        ("default_vote", "the benchmark's default vit record now: one SeedEnsemble run "
+         "voting over 3 default ViTs (seeds 0, 1, 2)", ["lamost_type_vote"]),
         ("plain", "earlier preset, no z-score channels",
          ["lamost_type_vit_plain_seed*"]),
         ("mae", "masked-image pretraining (training split + 2000 simulated SDSS spectra), "
@@ -305,6 +318,8 @@ def make_page(runs: Path, docs: Path) -> str:
                 lines += _seed_spread(runs, result)
             if name == "lamost_subtype":
                 lines += _vit_runs(runs, name)
+            if name in TRANSFORMED:
+                lines += _transform_gain(runs, name, result)
             lines += _images(folder, docs)
         elif (folder / "ablation.json").is_file():
             lines += [title, "-" * len(title), ""]
@@ -314,16 +329,9 @@ def make_page(runs: Path, docs: Path) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def combine_runs(run: dict, base: dict | None, run_name: str, base_name: str) -> dict:
-    """The comparison run's records, then the base run's for the models it lacks.
-
-    Only where both runs trained and tested on the same data, label and split; the base
-    run's records are taken for the test sets the comparison run also scored (its own
-    test split always; an extra test set only where both have it). Raises
-    ``ValueError`` when the two runs differ in data, label or split.
-    """
-    if base is None:
-        return run
+def check_same_split(run: dict, base: dict, run_name: str, base_name: str) -> None:
+    """Raise ``ValueError`` unless both runs used the same label, data and split, and
+    their test spectra have the same truth (the same data, not only the same names)."""
     for key in ("label", "task"):
         if run.get(key) != base.get(key):
             raise ValueError(f"{run_name} and {base_name} differ in {key}: "
@@ -336,6 +344,53 @@ def combine_runs(run: dict, base: dict | None, run_name: str, base_name: str) ->
     for key in ("train_rows", "test_rows", "seed", "kind"):
         if a.get("split", {}).get(key) != b.get("split", {}).get(key):
             raise ValueError(f"{run_name} and {base_name} used different splits ({key})")
+    truths: dict[str, set] = {}
+    for r in [*run["results"], *base["results"]]:
+        if r.get("truth") is not None:
+            truths.setdefault(r.get("test_set", "test"), set()).add(json.dumps(r["truth"]))
+    for test_set, values in truths.items():
+        if len(values) > 1:
+            raise ValueError(f"{run_name} and {base_name}: the test set {test_set!r} has "
+                             "other true values in some records")  # fmt: skip
+
+
+def _transform_gain(runs: Path, name: str, result: dict) -> list[str]:
+    """Each model's metrics fitted on the label and on its transform, side by side."""
+    from spectromer.evaluation.benchmark import _list_table
+
+    first, *others = TRANSFORMED[name]
+    if not (runs / first / "results.json").is_file():
+        return []
+    plain = combine_chain(runs, first, others)
+    check_same_split(result, plain, name, first)
+    how = result["data"].get("target_transform")
+    before = {(r["model"], r.get("test_set", "test")): r for r in plain["results"]}
+    rows = []
+    for r in result["results"]:
+        key = (r["model"], r.get("test_set", "test"))
+        if key in before:
+            rows.append([*key, *[x for m in TRANSFORM_METRICS
+                                 for x in (before[key].get(m), r.get(m))]])  # fmt: skip
+    if not rows:
+        return []
+    header = ["model", "test set"]
+    header += [f"{m} ({t})" for m in TRANSFORM_METRICS for t in ("z", how)]
+    lines = [f"The same models fitted on the label itself (runs {', '.join(TRANSFORMED[name])}, "
+             f"same data and split) and on its ``{how}``, scored on the label:", ""]
+    return lines + _list_table(header, rows)
+
+
+def combine_runs(run: dict, base: dict | None, run_name: str, base_name: str) -> dict:
+    """The comparison run's records, then the base run's for the models it lacks.
+
+    Only where both runs trained and tested on the same data, label and split; the base
+    run's records are taken for the test sets the comparison run also scored (its own
+    test split always; an extra test set only where both have it). Raises
+    ``ValueError`` when the two runs differ in data, label or split.
+    """
+    if base is None:
+        return run
+    check_same_split(run, base, run_name, base_name)
     have = {r["model"] for r in run["results"]}
     sets = {r.get("test_set", "test") for r in run["results"]}
     taken = [r for r in base["results"]

@@ -173,3 +173,37 @@ def test_claim_page_means_seeds_votes_and_refuses_another_split(tmp_path, monkey
     (tmp_path / "arm_seed2" / "results.json").write_text(json.dumps(runs["arm_seed2"]))
     with pytest.raises(SystemExit, match="not the test split"):
         page.make_claim_page(tmp_path, tmp_path)
+
+
+def test_transformed_run_is_tabled_next_to_the_plain_runs(tmp_path, monkeypatch):
+    page = _page_module()
+
+    def z_run(models, r2, truth=(0.1, 0.5, 2.0)):
+        result = _result("regression")
+        result["data"].update(test="x.h5")
+        result["data"]["split"].update(train_rows=[0, 4, 5], test_rows=[1, 2, 3])
+        result["results"] = [dict(result["results"][0], model=m, r2=r2 + 0.01 * k,
+                                  truth=list(truth)) for k, m in enumerate(models)]  # fmt: skip
+        return result
+
+    logged = z_run(["vit", "svm", "specformer-ft"], 0.9)
+    logged["data"]["target_transform"] = "log1p"
+    runs = {"logz": logged, "first": z_run(["specformer-ft"], 0.5),
+            "base": z_run(["vit", "svm"], 0.6)}  # fmt: skip
+    for name, result in runs.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(result))
+    monkeypatch.setattr(page, "TRANSFORMED", {"logz": ["first", "base"]})
+    lines = page._transform_gain(tmp_path, "logz", logged)
+    assert "on its ``log1p``" in lines[0]
+    head = lines.index("   * - model")
+    assert lines[head + 1 : head + 4] == ["     - test set", "     - r2 (z)", "     - r2 (log1p)"]
+    row = lines.index("   * - vit")  # z from the base run, log(1 + z) from this one
+    assert lines[row + 2 : row + 4] == ["     - 0.600", "     - 0.900"]
+    row = lines.index("   * - specformer-ft")  # from the first plain run
+    assert lines[row + 2 : row + 4] == ["     - 0.500", "     - 0.920"]
+    # another data set under the same names is refused
+    runs["base"]["results"][0]["truth"] = [0.1, 0.5, 2.5]
+    (tmp_path / "base" / "results.json").write_text(json.dumps(runs["base"]))
+    with pytest.raises(ValueError, match="other true values"):
+        page._transform_gain(tmp_path, "logz", logged)
