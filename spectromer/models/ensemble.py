@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 
-from .persistence import CONFIG_NAME, ModelFileError, jsonable, sha256_file
+from .persistence import CONFIG_NAME, ModelFileError, jsonable, read_format_json, sha256_file
 
 __all__ = ["SeedEnsemble", "majority_vote"]
 
@@ -326,17 +326,8 @@ class SeedEnsemble(BaseEstimator):
         listing = folder / ENSEMBLE_NAME
         if not listing.is_file():
             raise ModelFileError(f"{folder}: no {ENSEMBLE_NAME}; not a saved SeedEnsemble folder")
-        try:
-            config = json.loads(listing.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ModelFileError(f"{listing}: not valid JSON ({err})") from None
-        if not isinstance(config, dict) or config.get("format") != _FORMAT:
-            raise ModelFileError(f"{listing}: not a SeedEnsemble listing (format {_FORMAT!r})")
-        if int(config.get("format_version", -1)) > _FORMAT_VERSION:
-            raise ModelFileError(
-                f"{listing}: format version {config['format_version']} is newer than this "
-                f"Spectromer understands ({_FORMAT_VERSION}); upgrade spectromer"
-            )
+        config = read_format_json(listing, file_format=_FORMAT, format_version=_FORMAT_VERSION,
+                                  what="SeedEnsemble")  # fmt: skip
         members = []
         for entry in config["members"]:
             module, _, name = entry["class"].rpartition(".")

@@ -27,6 +27,7 @@ __all__ = [
     "CONFIG_NAME",
     "jsonable",
     "sha256_file",
+    "read_format_json",
     "write_model_folder",
     "read_model_folder",
     "check_state_matches",
@@ -159,6 +160,60 @@ def write_model_folder(
     return folder
 
 
+def read_format_json(
+    path: Path, *, file_format: str, format_version: int, what: str = "model"
+) -> dict[str, Any]:
+    """Read a JSON file that names its ``format`` and ``format_version``; check both.
+
+    Parameters
+    ----------
+    path : Path
+        The file (a model's ``config.json``, an ensemble's ``ensemble.json``).
+    file_format : str
+        The format name expected.
+    format_version : int
+        The newest version understood; a newer one is refused.
+    what : str
+        What the file belongs to, for the errors.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ModelFileError
+        When the file is not valid JSON, of another format, or newer.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> from spectromer.models.persistence import read_format_json
+    >>> path = Path(tempfile.mkdtemp()) / "x.json"
+    >>> _ = path.write_text(json.dumps({"format": "demo", "format_version": 2}))
+    >>> read_format_json(path, file_format="demo", format_version=2)["format_version"]
+    2
+    >>> try:
+    ...     read_format_json(path, file_format="demo", format_version=1)
+    ... except ModelFileError as err:
+    ...     print(str(err).split(": ", 1)[1])
+    format version 2 is newer than this Spectromer understands (1); upgrade spectromer
+    """
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelFileError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(config, dict) or config.get("format") != file_format:
+        raise ModelFileError(f"{path}: not a {what} config (format is not {file_format!r})")
+    if int(config.get("format_version", -1)) > format_version:
+        raise ModelFileError(
+            f"{path}: format version {config['format_version']} is newer than this "
+            f"Spectromer understands ({format_version}); upgrade spectromer"
+        )
+    return config
+
+
 def read_model_folder(
     path: str | os.PathLike, *, file_format: str, format_version: int, what: str = "model"
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -195,17 +250,8 @@ def read_model_folder(
     for p in (cfg_path, weights):
         if not p.is_file():
             raise ModelFileError(f"{folder}: no {p.name}; not a saved {what} folder")
-    try:
-        config = json.loads(cfg_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ModelFileError(f"{cfg_path}: not valid JSON ({err})") from None
-    if not isinstance(config, dict) or config.get("format") != file_format:
-        raise ModelFileError(f"{cfg_path}: not a {what} config (format is not {file_format!r})")
-    if int(config.get("format_version", -1)) > format_version:
-        raise ModelFileError(
-            f"{cfg_path}: format version {config['format_version']} is newer than this "
-            f"Spectromer understands ({format_version}); upgrade spectromer"
-        )
+    config = read_format_json(cfg_path, file_format=file_format,
+                              format_version=format_version, what=what)  # fmt: skip
     for key in ("params", "fitted", "weights_sha256"):
         if key not in config:
             raise ModelFileError(f"{cfg_path}: the config lacks {key!r}")
