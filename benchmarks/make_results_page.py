@@ -551,6 +551,7 @@ def _claim_table(runs: Path, label: str) -> list[str]:
     rows = []
     for arm, description, globs in arms:
         recs = {}  # run folder -> its ViT test record
+        threads = {}  # run folder -> the CPU threads it ran with (None: not recorded)
         for pattern in globs:
             for path in sorted(runs.glob(f"{pattern}/results.json")):
                 rec = _vit_record(path)
@@ -558,6 +559,8 @@ def _claim_table(runs: Path, label: str) -> list[str]:
                 if not same:  # older runs kept no truth column: their test size must match
                     raise SystemExit(f"{path}: not the test split of {base_path}")
                 recs.setdefault(path.parent, rec)
+                threads.setdefault(path.parent,
+                                   json.loads(path.read_text()).get("machine", {}).get("threads"))
         if not recs:
             continue
         vals = np.array([r[key] for r in recs.values()], float)
@@ -572,19 +575,23 @@ def _claim_table(runs: Path, label: str) -> list[str]:
         std = f"{vals.std(ddof=1):.3f}" if vals.size > 1 else ""
         fit = np.mean([r["fit_seconds"] for r in recs.values()])
         gap = vals.mean() - ref[best_base]
+        used = sorted({t for t in threads.values() if t is not None})
         rows.append([arm, description, len(recs), by_seed, f"{vals.mean():.3f}", std, vote,
-                     f"{gap:+.3f}", f"{fit:.0f}"])  # fmt: skip
+                     f"{gap:+.3f}", f"{fit:.0f}",
+                     ", ".join(map(str, used)) or "-"])  # fmt: skip
     what = "within one subtype" if label == "subtype" else "accuracy"
     base_txt = ", ".join(f"{m.upper()} {v:.3f}" for m, v in ref.items())
     lines = [
         f"LAMOST DR10 {label}, {what} on the {len(truth)} test spectra of ``{base_name}`` "
         f"(same split for every row); the baselines there: {base_txt}. "
         f"``vote``: majority vote of the arm's seeds (at least 3). ``vs {best_base.upper()}``: "
-        "the arm's mean minus the best baseline.",
+        "the arm's mean minus the best baseline. ``threads``: the CPU threads the runs "
+        "had (``machine.threads`` of their results.json; on a 2-core machine one thread "
+        "takes about twice as long).",
         "",
     ]
     header = ["arm", "what", "seeds", f"{what} by seed", "mean", "std", "vote",
-              f"vs {best_base.upper()}", "mean fit (s)"]  # fmt: skip
+              f"vs {best_base.upper()}", "mean fit (s)", "threads"]  # fmt: skip
     return lines + _list_table(header, rows)
 
 

@@ -5,7 +5,7 @@ Usage::
     python benchmarks/vit_ablation.py DATA --label type [--variants plain rows ...]
                                       [--out benchmarks/results/ablation_type]
                                       [--vit-option KEY=VALUE ...] [--seed 0]
-                                      [--weights FILE] [--sim-data DATA]
+                                      [--weights FILE] [--sim-data DATA] [--threads N]
 
 DATA is a dataset ``.h5`` file (for example ``spectromer ingest
 ../shared/data/lamost-dr10-afg/spectra -o lamost.h5``). Every variant is the
@@ -139,6 +139,11 @@ def main(argv=None) -> int:
     p.add_argument("--vit-option", type=_option, action="append", default=[])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--threads", type=int, default=None,
+        help="CPU threads of every run (default: the benchmark's, the CPUs the load "
+             "average says are free, which is 1 of 2 while another job has just ended)",
+    )  # fmt: skip
+    p.add_argument(
         "--pretrain-data",
         nargs="+",
         default=[],
@@ -203,6 +208,7 @@ def main(argv=None) -> int:
                 progress=False,
                 pretrain=pretrain,
                 pretrain_data=extra,
+                threads=args.threads,
             )
         rec = next(r for r in result["results"] if r["model"] == "vit")
         row = {

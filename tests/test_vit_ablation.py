@@ -36,19 +36,22 @@ def test_refuses_missing_inputs_before_reading_data(variant, extra, message, cap
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("given, members", [([], 1), (["--vit-option", "members=3"], 3)])
-def test_every_variant_is_one_vit_unless_asked(given, members, monkeypatch, tmp_path):
+@pytest.mark.parametrize("given, members, threads", [
+    ([], 1, None), (["--vit-option", "members=3", "--threads", "2"], 3, 2),
+])  # fmt: skip
+def test_every_variant_is_one_vit_unless_asked(given, members, threads, monkeypatch, tmp_path):
     from spectromer.datasets import sample_path
     from spectromer.evaluation import benchmark
 
     calls = []
 
     def fake(*args, **kwargs):
-        calls.append(kwargs["vit_options"])
+        calls.append(kwargs)
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(benchmark, "run_benchmark", fake)
     with pytest.raises(RuntimeError, match="stop here"):
         _module().main([str(sample_path()), "--variants", "plain", "--out", str(tmp_path),
                         *given])  # fmt: skip
-    assert calls[0]["members"] == members  # the benchmark's default would vote over 3
+    assert calls[0]["vit_options"]["members"] == members  # the benchmark's default: 3
+    assert calls[0]["threads"] == threads
