@@ -31,6 +31,7 @@ def main(argv=None) -> int:
     from spectromer import SpectromerModel
     from spectromer.datasets import SpectraDataset
     from spectromer.evaluation import classification_metrics, redshift_metrics
+    from spectromer.evaluation.targets import target_transform
     from spectromer.models import SeedEnsemble
     from spectromer.utils.atomic import atomic_path
 
@@ -54,15 +55,19 @@ def main(argv=None) -> int:
     else:
         model = SpectromerModel.load(folder)
     members = getattr(model, "estimators_", [model])
-    for m in members:
-        m.set_params(progress=False)
+    for member in members:
+        member.set_params(progress=False)
+    # a run fitted on a transform of the label (--target-transform) predicts that transform
+    transform = target_transform(result["data"].get("target_transform"))
     records = []
     for k in args.copies:
-        for m in members:  # every member averages k augmented copies
-            m.set_params(test_time_augmentation=k)
+        for member in members:  # every member averages k augmented copies
+            member.set_params(test_time_augmentation=k)
         t0 = time.perf_counter()
         pred = model.predict(ds, indices=rows)
         seconds = time.perf_counter() - t0
+        if transform is not None:
+            pred = transform.inverse(np.asarray(pred, dtype=float))
         if result["task"] == "classification":
             m = classification_metrics(truth, pred)
             headline = f"accuracy {m['accuracy']:.4f}"
