@@ -586,8 +586,8 @@ def _claim_table(runs: Path, label: str) -> list[str]:
         f"(same split for every row); the baselines there: {base_txt}. "
         f"``vote``: majority vote of the arm's seeds (at least 3). ``vs {best_base.upper()}``: "
         "the arm's mean minus the best baseline. ``threads``: the CPU threads the runs "
-        "had (``machine.threads`` of their results.json; on a 2-core machine one thread "
-        "takes about twice as long).",
+        "had (``machine.threads`` of their results.json); other jobs shared the 2-core "
+        "machine at times, so the fit times are indicative only.",
         "",
     ]
     header = ["arm", "what", "seeds", f"{what} by seed", "mean", "std", "vote",

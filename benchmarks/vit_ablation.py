@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     p.add_argument(
         "--threads", type=int, default=None,
         help="CPU threads of every run (default: the benchmark's, the CPUs the load "
-             "average says are free, which is 1 of 2 while another job has just ended)",
+             "average says are free, which can be 1 of 2 right after another job ended)",
     )  # fmt: skip
     p.add_argument(
         "--pretrain-data",
