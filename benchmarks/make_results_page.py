@@ -166,7 +166,7 @@ SEEDS_OF = {"zscore": "lamost_type_vit_seed*"}
 
 def _vit_runs(runs: Path, main: str) -> list[str]:
     """The ViT of a main run next to other ViT runs on its split (``<main>_vit_*``)."""
-    from spectromer.evaluation.benchmark import _list_table
+    from spectromer.evaluation.report import rst_list_table
 
     paths = [runs / main / "results.json", *sorted(runs.glob(f"{main}_vit_*/results.json"))]
     rows = []
@@ -185,7 +185,7 @@ def _vit_runs(runs: Path, main: str) -> list[str]:
              ""]  # fmt: skip
     header = ["run", "standardize", "epochs", "best epoch", "accuracy", "within_one",
               "within_two", "fit (s)"]  # fmt: skip
-    return lines + _list_table(header, rows)
+    return lines + rst_list_table(header, rows)
 
 
 def _images(folder: Path, docs: Path) -> list[str]:
@@ -198,7 +198,7 @@ def _images(folder: Path, docs: Path) -> list[str]:
 
 
 def _ablation(summary: dict) -> list[str]:
-    from spectromer.evaluation.benchmark import _list_table
+    from spectromer.evaluation.report import rst_list_table
 
     opts = summary.get("common_options") or {}
     rows = [
@@ -220,11 +220,11 @@ def _ablation(summary: dict) -> list[str]:
               "fit (s)", "device"]  # fmt: skip
     if any(p is not None for p in pre):
         header.insert(7, "of which pretraining (s)")
-    return lines + _list_table(header, rows)
+    return lines + rst_list_table(header, rows)
 
 
 def _seed_spread(runs: Path, base: dict) -> list[str]:
-    from spectromer.evaluation.benchmark import _list_table
+    from spectromer.evaluation.report import rst_list_table
 
     def row(rec: dict) -> list:
         st = rec["settings"]
@@ -248,7 +248,7 @@ def _seed_spread(runs: Path, base: dict) -> list[str]:
         "",
     ]
     header = ["ViT seed", "accuracy", "f1_macro", "best epoch", "fit (s)"]
-    lines += _list_table(header, rows)
+    lines += rst_list_table(header, rows)
     for tta in sorted(runs.glob("lamost_type_vit_*/tta.json")):
         summary = json.loads(tta.read_text())
         lines += [
@@ -258,7 +258,7 @@ def _seed_spread(runs: Path, base: dict) -> list[str]:
         ]
         rows = [[r["copies"], r["accuracy"], r["f1_macro"], f"{r['predict_seconds']:.1f}"]
                 for r in summary["records"]]  # fmt: skip
-        lines += _list_table(["copies k", "accuracy", "f1_macro", "predict (s)"], rows)
+        lines += rst_list_table(["copies k", "accuracy", "f1_macro", "predict (s)"], rows)
     return lines
 
 
@@ -270,7 +270,7 @@ def _vit_record(path: Path) -> dict:
 
 def _variant_spread(runs: Path, ablation: Path) -> list[str]:
     """Each CPU ablation variant over seeds, next to the plain ViT's seeds."""
-    from spectromer.evaluation.benchmark import _list_table
+    from spectromer.evaluation.report import rst_list_table
 
     summary = json.loads((ablation / "ablation.json").read_text())
     groups = {"plain": sorted(runs.glob("lamost_type_vit_plain_seed*/results.json"))}
@@ -301,7 +301,7 @@ def _variant_spread(runs: Path, ablation: Path) -> list[str]:
         "",
     ]
     header = ["variant", "accuracy by seed", "mean", "std", "mean fit (s)"]
-    return lines + _list_table(header, rows)
+    return lines + rst_list_table(header, rows)
 
 
 def make_page(runs: Path, docs: Path) -> str:
@@ -356,7 +356,7 @@ def check_same_split(run: dict, base: dict, run_name: str, base_name: str) -> No
 
 def _transform_gain(runs: Path, name: str, result: dict) -> list[str]:
     """Each model's metrics fitted on the label and on its transform, side by side."""
-    from spectromer.evaluation.benchmark import _list_table
+    from spectromer.evaluation.report import rst_list_table
 
     first, *others = TRANSFORMED[name]
     if not (runs / first / "results.json").is_file():
@@ -377,7 +377,7 @@ def _transform_gain(runs: Path, name: str, result: dict) -> list[str]:
     header += [f"{m} ({t})" for m in TRANSFORM_METRICS for t in ("z", how)]
     lines = [f"The same models fitted on the label itself (runs {', '.join(TRANSFORMED[name])}, "
              f"same data and split) and on its ``{how}``, scored on the label:", ""]
-    return lines + _list_table(header, rows)
+    return lines + rst_list_table(header, rows)
 
 
 def combine_runs(run: dict, base: dict | None, run_name: str, base_name: str) -> dict:
@@ -413,7 +413,7 @@ def combine_chain(runs: Path, name: str, bases: list[str]) -> dict:
 
 def _side_by_side(result: dict) -> list[str]:
     """One row per encoder: fine-tuned and each probe, per test set."""
-    from spectromer.evaluation.benchmark import _list_table
+    from spectromer.evaluation.report import rst_list_table
 
     metric = "accuracy" if result["task"] == "classification" else "r2"
     recs = {(r["model"], r.get("test_set", "test")): r for r in result["results"]}
@@ -437,9 +437,9 @@ def _side_by_side(result: dict) -> list[str]:
     lines = [f"Side by side ({metric} on each test set): every encoder fine-tuned on the "
              "labels where it has a fine-tuned model, and frozen under the probes "
              "(AstroCLIP's kNN and MLP, and a linear head); the baselines below it.", ""]
-    lines += _list_table(["encoder", "test set", "fine-tuned", *PROBE_COLUMNS], rows)
+    lines += rst_list_table(["encoder", "test set", "fine-tuned", *PROBE_COLUMNS], rows)
     if baselines:
-        lines += _list_table(["baseline", "test set", metric], baselines)
+        lines += rst_list_table(["baseline", "test set", metric], baselines)
     return lines
 
 
@@ -449,7 +449,7 @@ def _transfer(result: dict) -> list[str]:
     Classification: accuracy on each test set (n). Regression: the mean absolute redshift
     error per test set and object class (n), from the records' ``by_class``.
     """
-    from spectromer.evaluation.benchmark import _list_table
+    from spectromer.evaluation.report import rst_list_table
 
     extra = result["data"].get("extra_tests") or []
     if not extra:
@@ -479,7 +479,7 @@ def _transfer(result: dict) -> list[str]:
     lines = ["Cross-survey transfer: every model (for an encoder: its probe, fitted on the "
              "embeddings of the training split) scored on the other test sets, unchanged.",
              ""]  # fmt: skip
-    return lines + _list_table(header, rows)
+    return lines + rst_list_table(header, rows)
 
 
 def make_tokenizer_page(runs: Path, docs: Path) -> str:
@@ -535,8 +535,8 @@ def _vote(predictions: list[list]) -> list:
 
 
 def _claim_table(runs: Path, label: str) -> list[str]:
-    from spectromer.evaluation.benchmark import _list_table
     from spectromer.evaluation.metrics import classification_metrics
+    from spectromer.evaluation.report import rst_list_table
 
     base_name, arms = CLAIM[label]
     base_path = runs / base_name / "results.json"
@@ -564,6 +564,19 @@ def _claim_table(runs: Path, label: str) -> list[str]:
         if not recs:
             continue
         vals = np.array([r[key] for r in recs.values()], float)
+        fit = np.mean([r["fit_seconds"] for r in recs.values()])
+        used = ", ".join(map(str, sorted({t for t in threads.values() if t is not None})))
+        ensembles = [r for r in recs.values() if (r["settings"].get("members") or 1) > 1]
+        if ensembles:  # SeedEnsemble runs: each record is already a vote of its members
+            if len(ensembles) != len(recs):
+                raise SystemExit(f"arm {arm!r}: mixes SeedEnsemble runs and single ViTs")
+            seeds_txt = "; ".join(", ".join(map(str, r["settings"]["member_seeds"]))
+                                  for r in ensembles)  # fmt: skip
+            rows.append([arm, description, sum(r["settings"]["members"] for r in ensembles),
+                         f"{len(recs)} run(s) voting over seeds {seeds_txt}", "", "",
+                         f"{vals.mean():.3f}", f"{vals.mean() - ref[best_base]:+.3f}",
+                         f"{fit:.0f}", used or "-"])  # fmt: skip
+            continue
         seeds = [int(r["settings"].get("random_state") or 0) for r in recs.values()]
         by_seed = (", ".join(f"{s}: {v:.3f}" for s, v in sorted(zip(seeds, vals, strict=True)))
                    if len(set(seeds)) == len(seeds) else f"{len(seeds)} runs pooled")  # fmt: skip
@@ -573,26 +586,25 @@ def _claim_table(runs: Path, label: str) -> list[str]:
             voted = _vote([recs[f]["prediction"] for f in order])
             vote = f"{classification_metrics(truth, voted)[key]:.3f}"
         std = f"{vals.std(ddof=1):.3f}" if vals.size > 1 else ""
-        fit = np.mean([r["fit_seconds"] for r in recs.values()])
         gap = vals.mean() - ref[best_base]
-        used = sorted({t for t in threads.values() if t is not None})
         rows.append([arm, description, len(recs), by_seed, f"{vals.mean():.3f}", std, vote,
-                     f"{gap:+.3f}", f"{fit:.0f}",
-                     ", ".join(map(str, used)) or "-"])  # fmt: skip
+                     f"{gap:+.3f}", f"{fit:.0f}", used or "-"])  # fmt: skip
     what = "within one subtype" if label == "subtype" else "accuracy"
     base_txt = ", ".join(f"{m.upper()} {v:.3f}" for m, v in ref.items())
     lines = [
         f"LAMOST DR10 {label}, {what} on the {len(truth)} test spectra of ``{base_name}`` "
         f"(same split for every row); the baselines there: {base_txt}. "
-        f"``vote``: majority vote of the arm's seeds (at least 3). ``vs {best_base.upper()}``: "
-        "the arm's mean minus the best baseline. ``threads``: the CPU threads the runs "
+        f"``vote``: majority vote of the arm's seeds (at least 3); for a SeedEnsemble run, "
+        "its own score (its members vote inside it; ``mean fit`` is then the whole "
+        f"run's). ``vs {best_base.upper()}``: the arm's mean (a SeedEnsemble's vote) minus "
+        "the best baseline. ``threads``: the CPU threads the runs "
         "had (``machine.threads`` of their results.json); other jobs shared the 2-core "
         "machine at times, so the fit times are indicative only.",
         "",
     ]
     header = ["arm", "what", "seeds", f"{what} by seed", "mean", "std", "vote",
               f"vs {best_base.upper()}", "mean fit (s)", "threads"]  # fmt: skip
-    return lines + _list_table(header, rows)
+    return lines + rst_list_table(header, rows)
 
 
 def make_claim_page(runs: Path, docs: Path) -> str:

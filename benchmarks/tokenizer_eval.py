@@ -197,7 +197,7 @@ def gallery(tok: Any, examples: dict, path: Path) -> None:
 
 def rst_table(result: dict) -> str:
     """The docs' table of the reconstruction metrics."""
-    from spectromer.evaluation.benchmark import _list_table
+    from spectromer.evaluation.report import rst_list_table
 
     def cell(s: dict) -> str:
         return f"{s['median']:.2f} ({s['p16']:.2f} - {s['p84']:.2f})"
@@ -216,7 +216,7 @@ def rst_table(result: dict) -> str:
         "(16th - 84th percentile) over the held-out spectra of each group.",
         "",
     ]
-    lines += _list_table(["group", "data", "n", "tokenizer, own grid", "boxcar of a patch",
+    lines += rst_list_table(["group", "data", "n", "tokenizer, own grid", "boxcar of a patch",
                           "fraction better than boxcar", "decoded at pixel midpoints"],
                          rows)  # fmt: skip
     return "\n".join(lines).rstrip() + "\n"

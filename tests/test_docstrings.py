@@ -34,6 +34,7 @@ PUBLIC_MODULES = [
     "spectromer.evaluation",
     "spectromer.evaluation.probes",
     "spectromer.evaluation.families",
+    "spectromer.evaluation.report",
     "spectromer.testing",
 ]
 

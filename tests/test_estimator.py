@@ -262,6 +262,21 @@ def test_target_errors(sample):
         model.predict(sample, indices=[0])
 
 
+def test_targets_reads_y_as_fit_and_score_do(sample):
+    model = SpectromerModel(epochs=1, **TINY)  # unfitted: reading targets needs no training
+    rows = np.array([3, 0, 7])
+    np.testing.assert_array_equal(model.targets(sample, "type", indices=rows),
+                                  sample.labels("type")[rows])  # fmt: skip
+    given = np.array(["A", "F", "G"])
+    np.testing.assert_array_equal(model.targets(sample, given, indices=rows), given)
+    with pytest.raises(ValueError, match="3 targets but X has 2"):
+        model.targets(sample, given, indices=[0, 1])
+    with pytest.raises(TypeError, match="label column"):
+        model.targets([sample[0]], "type")
+    with pytest.raises(ValueError, match="y is required"):
+        model.targets(sample, None, indices=rows)
+
+
 # -- learning ------------------------------------------------------------------------------
 def test_tiny_vit_beats_chance(fitted, sample, split):
     acc = fitted.score(sample, "type", indices=split["test"])

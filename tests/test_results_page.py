@@ -169,6 +169,23 @@ def test_claim_page_means_seeds_votes_and_refuses_another_split(tmp_path, monkey
                                         "     - 0.500", "     - 0.250", "     - 0.500",
                                         "     - -0.220", "     - 2"]  # fmt: skip
     assert "vs SVM" in "\n".join(lines)
+    # a SeedEnsemble run is one record that is already a vote: tabled as such
+    ens = vit(0, ["A", "F", "G", "G"])
+    ens["results"][0]["settings"].update(members=3, member_seeds=[0, 1, 2])
+    (tmp_path / "vote_run").mkdir()
+    (tmp_path / "vote_run" / "results.json").write_text(json.dumps(ens))
+    monkeypatch.setattr(page, "CLAIM", {"type": ("base", [
+        ("arm", "an arm", ["arm_seed*"]), ("ens", "one vote", ["vote_run"]),
+        ("mixed", "both", ["vote_run", "arm_seed0"])])})  # fmt: skip
+    with pytest.raises(SystemExit, match="'mixed': mixes SeedEnsemble runs and single"):
+        page.make_claim_page(tmp_path, tmp_path)
+    monkeypatch.setattr(page, "CLAIM", {"type": ("base", [("ens", "one vote", ["vote_run"])])})
+    lines = page.make_claim_page(tmp_path, tmp_path).splitlines()
+    row = lines.index("     - one vote") - 1
+    assert lines[row + 2 : row + 9] == ["     - 3", "     - 1 run(s) voting over seeds 0, 1, 2",
+                                        "     - ", "     - ", "     - 1.000", "     - +0.280",
+                                        "     - 2"]  # fmt: skip
+    monkeypatch.setattr(page, "CLAIM", {"type": ("base", [("arm", "an arm", ["arm_seed*"])])})
     runs["arm_seed2"]["results"][0]["truth"] = ["A", "A", "A", "A"]
     (tmp_path / "arm_seed2" / "results.json").write_text(json.dumps(runs["arm_seed2"]))
     with pytest.raises(SystemExit, match="not the test split"):

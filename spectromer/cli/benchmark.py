@@ -132,9 +132,9 @@ def run(args: argparse.Namespace) -> int:
     from spectromer.evaluation.benchmark import (
         DEFAULT_MODELS,
         PRETRAINED_FAMILIES,
-        results_text,
         run_benchmark,
     )
+    from spectromer.evaluation.report import results_text
 
     models = args.models or list(DEFAULT_MODELS)
     if args.pretrain_option and not (args.pretrain or "vit-mae" in models):

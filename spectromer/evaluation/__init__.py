@@ -11,7 +11,8 @@
   :func:`probe_encoder` to score any encoder with them.
 * :func:`run_benchmark` - the ViT, SpecFormer (probed and fine-tuned), SVM, random
   forest and kNN on one split (``spectromer benchmark``; the model families are the table
-  of :mod:`spectromer.evaluation.families`), :func:`results_to_rst` for the docs.
+  of :mod:`spectromer.evaluation.families`), :func:`results_to_rst` for the docs
+  (:mod:`spectromer.evaluation.report`).
 * :func:`plot_confusion_matrix`, :func:`plot_redshift`, :func:`plot_metric_vs_snr`,
   :func:`plot_reconstructions` (a tokenizer's reconstructions and residuals).
 """
@@ -22,8 +23,6 @@ from .benchmark import (
     SPECFORMER_PRESETS,
     VIT_PRESETS,
     load_data,
-    results_table,
-    results_to_rst,
     run_benchmark,
 )
 from .metrics import (
@@ -41,6 +40,7 @@ from .plots import (
     plot_redshift,
 )
 from .probes import PROBES, KNNProbe, LinearProbe, MLPProbe, probe_embeddings, probe_encoder
+from .report import results_table, results_to_rst
 
 __all__ = [
     "classification_metrics",

@@ -738,13 +738,50 @@ class SpectrumLearner(BaseEstimator):
         return self._probabilities(self._outputs(X, wavelength, indices))
 
     @available_if(_is_supervised)
+    def targets(self, X: Any, y: Any, *, wavelength: Any = None, indices: Any = None) -> np.ndarray:
+        """The targets ``y`` gives for spectra ``X``, one per spectrum, as :meth:`fit` and
+        :meth:`score` read them (not encoded: labels stay labels).
+
+        Parameters
+        ----------
+        X : SpectraDataset, SpectrumSource, array, Spectrum or list
+            The spectra, as :meth:`fit` takes them.
+        y : array-like or str
+            One target per spectrum, or the name of a label column of the dataset ``X``.
+        wavelength : Quantity or array, optional
+            The wavelength grid of array input.
+        indices : array-like of int, optional
+            Rows of a dataset ``X`` (the column is read at these rows).
+
+        Returns
+        -------
+        ndarray
+            One target per spectrum of ``X`` (at ``indices``).
+
+        Raises
+        ------
+        ValueError
+            If ``y`` is missing or has another length than ``X``.
+        TypeError
+            If ``y`` names a column but ``X`` is not a dataset.
+
+        Examples
+        --------
+        >>> from spectromer import SpectromerModel
+        >>> from spectromer.datasets import load_sample
+        >>> SpectromerModel(task="classification").targets(load_sample(), "type",
+        ...                                                indices=[0, 1]).shape
+        (2,)
+        """
+        source = self._as_source(X, wavelength, indices)
+        return self._read_targets(X, y, source, indices)
+
     def score(self, X: Any, y: Any = None, *, wavelength: Any = None, indices: Any = None) -> float:
         """Accuracy (classification) or R^2 (regression) on ``X``, ``y``.
 
         ``y`` is as in :meth:`fit`: an array, or a label column of the dataset ``X``.
         """
-        source = self._as_source(X, wavelength, indices)
-        truth = self._read_targets(X, y, source, indices)
+        truth = self.targets(X, y, wavelength=wavelength, indices=indices)
         pred = self.predict(X, wavelength=wavelength, indices=indices)
         if self._learner_kind() == "classifier":
             from sklearn.metrics import accuracy_score

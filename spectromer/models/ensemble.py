@@ -249,10 +249,9 @@ class SeedEnsemble(BaseEstimator):
 
         self._check_fitted()
         first = self.estimators_[0]
-        if hasattr(first, "_read_targets"):  # a Spectromer learner: y may name a column
-            source = first._as_source(X, predict_params.get("wavelength"),
-                                      predict_params.get("indices"))  # fmt: skip
-            y = first._read_targets(X, y, source, predict_params.get("indices"))
+        if hasattr(first, "targets"):  # a Spectromer learner: y may name a column
+            y = first.targets(X, y, wavelength=predict_params.get("wavelength"),
+                              indices=predict_params.get("indices"))  # fmt: skip
         pred = self.predict(X, **predict_params)
         if _kind(first) == "classifier":
             return float(accuracy_score(y, pred))
