@@ -246,8 +246,9 @@ def test_save_split_waits_for_no_writer(tmp_path):
 def test_writer_streams_metadata_in_parts(tmp_path, monkeypatch):
     """Large writes keep at most one part of the metadata in memory; reads stack the parts."""
     from spectromer.datasets import dataset as dataset_module
+    from spectromer.datasets import writer as writer_module
 
-    monkeypatch.setattr(dataset_module, "_META_PART_ROWS", 4)
+    monkeypatch.setattr(writer_module, "_META_PART_ROWS", 4)
     rng = np.random.default_rng(3)
     specs = [_toy(rng, 30 + i) for i in range(11)]
     metas = [{"class": "STAR", "z": 0.01 * i} if i != 5 else {} for i in range(11)]
