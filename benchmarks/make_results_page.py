@@ -144,6 +144,8 @@ CLAIM = {
         ("default", "default preset, 30 epochs", ["lamost_subtype"]),
         ("plain", "earlier preset, no z-score channels", ["lamost_subtype_vit_plain"]),
         ("plain_long", "earlier preset, 55 epochs", ["lamost_subtype_vit_plain_long"]),
+        ("default_long", "default preset, 45 epochs (its best of 30 was epoch 29)",
+         ["claim_subtype_default_long_seed*"]),
         ("vits14_dinov2", "ViT-S/14 at 56 px fine-tuned from DINOv2 weights",
          ["claim_subtype_vits14_dinov2_seed*"]),
         ("vits14_random", "the same from random initialisation",
