@@ -574,10 +574,19 @@ def _claim_table(runs: Path, label: str) -> list[str]:
                 raise SystemExit(f"arm {arm!r}: mixes SeedEnsemble runs and single ViTs")
             seeds_txt = "; ".join(", ".join(map(str, r["settings"]["member_seeds"]))
                                   for r in ensembles)  # fmt: skip
+            by_seed, mean, std = f"{len(recs)} run(s) voting over seeds {seeds_txt}", "", ""
+            if all("member_predictions" in r for r in ensembles):  # each member alone too
+                alone = [(s, classification_metrics(truth, p)[key]) for r in ensembles
+                         for s, p in zip(r["settings"]["member_seeds"], r["member_predictions"],
+                                         strict=True)]  # fmt: skip
+                scores = np.array([v for _, v in alone])
+                by_seed = ", ".join(f"{s}: {v:.3f}" for s, v in alone) + " (members)"
+                mean = f"{scores.mean():.3f}"
+                std = f"{scores.std(ddof=1):.3f}" if scores.size > 1 else ""
             rows.append([arm, description, sum(r["settings"]["members"] for r in ensembles),
-                         f"{len(recs)} run(s) voting over seeds {seeds_txt}", "", "",
-                         f"{vals.mean():.3f}", f"{vals.mean() - ref[best_base]:+.3f}",
-                         f"{fit:.0f}", used or "-"])  # fmt: skip
+                         by_seed, mean, std, f"{vals.mean():.3f}",
+                         f"{vals.mean() - ref[best_base]:+.3f}", f"{fit:.0f}",
+                         used or "-"])  # fmt: skip
             continue
         seeds = [int(r["settings"].get("random_state") or 0) for r in recs.values()]
         by_seed = (", ".join(f"{s}: {v:.3f}" for s, v in sorted(zip(seeds, vals, strict=True)))
@@ -597,9 +606,10 @@ def _claim_table(runs: Path, label: str) -> list[str]:
         f"LAMOST DR10 {label}, {what} on the {len(truth)} test spectra of ``{base_name}`` "
         f"(same split for every row); the baselines there: {base_txt}. "
         f"``vote``: majority vote of the arm's seeds (at least 3); for a SeedEnsemble run, "
-        "its own score (its members vote inside it; ``mean fit`` is then the whole "
-        f"run's). ``vs {best_base.upper()}``: the arm's mean (a SeedEnsemble's vote) minus "
-        "the best baseline. ``threads``: the CPU threads the runs "
+        "its own score (its members vote inside it; the seeds, mean and std are then its "
+        "members' own predictions, and ``mean fit`` is the whole run's). "
+        f"``vs {best_base.upper()}``: the arm's vote for a SeedEnsemble, its mean otherwise, "
+        "minus the best baseline. ``threads``: the CPU threads the runs "
         "had (``machine.threads`` of their results.json); other jobs shared the 2-core "
         "machine at times, so the fit times are indicative only.",
         "",

@@ -532,6 +532,8 @@ def test_vit_members_vote_over_seeds(small, tmp_path):
     test_x = as_source(small["ds"], indices=result["data"]["split"]["test_rows"])
     members = np.stack([m.predict(test_x) for m in ens.estimators_])
     assert r["prediction"] == majority_vote(members).tolist()
+    assert r["member_predictions"] == members.tolist()  # each member's own, in seed order
+    assert "member_predictions" not in result["results"][1]  # a probe: one model
     # the probes embed with the first member: the single ViT of the run's seed
     first = SpectromerModel.load(tmp_path / "models" / "vit" / "member_0")
     assert first.random_state == 4

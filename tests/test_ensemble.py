@@ -64,6 +64,7 @@ def test_hard_vote_is_the_members_majority(hard, sample, rows):
     labels = np.stack([m.predict(sample, indices=rows["test"]) for m in hard.estimators_])
     pred = hard.predict(sample, indices=rows["test"])
     np.testing.assert_array_equal(pred, majority_vote(labels))
+    np.testing.assert_array_equal(hard.predict_members(sample, indices=rows["test"]), labels)
     agree = (labels[0] == labels[1]) | (labels[0] == labels[2])
     np.testing.assert_array_equal(pred[agree], labels[0][agree])
     assert not hasattr(hard, "predict_proba")  # as VotingClassifier(voting="hard")
@@ -121,6 +122,8 @@ def test_regression_is_the_members_mean(sample, rows):
     pred = ens.predict(sample, indices=rows["test"])
     mean = np.mean([m.predict(sample, indices=rows["test"]) for m in ens.estimators_], axis=0)
     np.testing.assert_allclose(pred, mean)
+    np.testing.assert_allclose(ens.predict_members(sample, indices=rows["test"]).mean(axis=0),
+                               pred)  # fmt: skip
     assert np.isfinite(ens.score(sample, teff[rows["test"]], indices=rows["test"]))
 
 

@@ -185,6 +185,14 @@ def test_claim_page_means_seeds_votes_and_refuses_another_split(tmp_path, monkey
     assert lines[row + 2 : row + 9] == ["     - 3", "     - 1 run(s) voting over seeds 0, 1, 2",
                                         "     - ", "     - ", "     - 1.000", "     - +0.280",
                                         "     - 2"]  # fmt: skip
+    # with its members' own predictions: each member's score, their mean and spread
+    ens["results"][0]["member_predictions"] = [["A", "F", "G", "F"], ["A", "G", "G", "F"],
+                                               ["A", "F", "G", "G"]]  # fmt: skip
+    (tmp_path / "vote_run" / "results.json").write_text(json.dumps(ens))
+    lines = page.make_claim_page(tmp_path, tmp_path).splitlines()
+    assert lines[row + 2 : row + 7] == ["     - 3",
+                                        "     - 0: 0.750, 1: 0.500, 2: 1.000 (members)",
+                                        "     - 0.750", "     - 0.250", "     - 1.000"]
     monkeypatch.setattr(page, "CLAIM", {"type": ("base", [("arm", "an arm", ["arm_seed*"])])})
     runs["arm_seed2"]["results"][0]["truth"] = ["A", "A", "A", "A"]
     (tmp_path / "arm_seed2" / "results.json").write_text(json.dumps(runs["arm_seed2"]))

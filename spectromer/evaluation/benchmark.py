@@ -121,6 +121,11 @@ def _score(member: Fitted, records, predictions, by_snr, save_models, out, progr
                         "prediction": pred.tolist()})  # fmt: skip
         if set_name != "test":
             continue
+        if hasattr(model, "predict_members"):  # a seed vote: what each member says alone
+            members = np.asarray(model.predict_members(x))
+            if transform is not None:
+                members = transform.inverse(members.astype(float))
+            records[-1]["member_predictions"] = members.tolist()
         predictions[name] = pred
         if table is not None:
             by_snr[name] = table

@@ -205,14 +205,38 @@ class SeedEnsemble(BaseEstimator):
         """
         self._check_fitted()
         if _kind(self.estimators_[0]) != "classifier":
-            preds = [np.asarray(m.predict(X, **predict_params), dtype=float)
-                     for m in self.estimators_]  # fmt: skip
-            return np.mean(preds, axis=0)
+            return self.predict_members(X, **predict_params).astype(float).mean(axis=0)
         if self.voting == "soft":
             return self.classes_[self.predict_proba(X, **predict_params).argmax(axis=1)]
-        labels = np.stack([np.asarray(m.predict(X, **predict_params))
-                           for m in self.estimators_])  # fmt: skip
-        return majority_vote(labels)
+        return majority_vote(self.predict_members(X, **predict_params))
+
+    def predict_members(self, X: Any, **predict_params: Any) -> np.ndarray:
+        """Every member's own prediction for spectra ``X``, one row per member (in the
+        order of ``seeds_``): how far the seeds agree, and what each scores alone.
+
+        Parameters
+        ----------
+        X, **predict_params
+            As in :meth:`predict`.
+
+        Returns
+        -------
+        ndarray
+            ``(n_members, n)`` (``(n_members, n, k)`` for ``k`` regression targets).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.tree import DecisionTreeClassifier
+        >>> from spectromer.models import SeedEnsemble
+        >>> X = np.random.default_rng(0).normal(size=(60, 4))
+        >>> y = np.where(X[:, 0] + X[:, 1] > 0, "a", "b")
+        >>> ens = SeedEnsemble(DecisionTreeClassifier(max_features=1), n_members=3).fit(X, y)
+        >>> ens.predict_members(X[:5]).shape
+        (3, 5)
+        """
+        self._check_fitted()
+        return np.stack([np.asarray(m.predict(X, **predict_params)) for m in self.estimators_])
 
     @available_if(_soft_classifier)
     def predict_proba(self, X: Any, **predict_params: Any) -> np.ndarray:
