@@ -122,6 +122,8 @@ CLAIM = {
          "from scratch", ["lamost_type", "lamost_type_vit_seed*"]),
         ("default_vote", "the benchmark's default vit record now: one SeedEnsemble run "
          "voting over 3 default ViTs (seeds 0, 1, 2)", ["lamost_type_vote"]),
+        ("default_vote_bf16", "the same run with bf16 autocast on the CPU "
+         "(--vit-option precision=bf16)", ["lamost_type_vote_bf16"]),
         ("plain", "earlier preset, no z-score channels",
          ["lamost_type_vit_plain_seed*"]),
         ("mae", "masked-image pretraining (training split + 2000 simulated SDSS spectra), "
