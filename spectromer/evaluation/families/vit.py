@@ -47,7 +47,10 @@ MAE_PRESETS: dict[str, dict[str, Any]] = {
 #: ``--vit-option members=N``, overrides it): a :class:`~spectromer.models.SeedEnsemble`
 #: of the preset's ViT with the seeds ``seed, seed + 1, ...``, majority-voted (mean for
 #: regression). On the real LAMOST types the vote of three seeds was the best ViT
-#: measured (docs/benchmark.rst); 1 is a single ViT.
+#: measured (docs/benchmark.rst); 1 is a single ViT. Three cost three fits: 28 min of
+#: training for the 1816 real LAMOST training spectra on 2 CPU cores, so a 30-minute CPU
+#: budget with the baselines needs ``members=1`` (a hard vote of 2 is the first member's
+#: prediction: ties go to the earliest member).
 VIT_MEMBERS: dict[str, int] = {"quick": 1, "default": 3}
 
 
