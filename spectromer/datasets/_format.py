@@ -6,7 +6,7 @@ astronomers use (IDL, Julia, C, MATLAB), needs no directory tree with thousands
 of chunk files on cluster file systems that dislike them, and h5py gives cheap
 random access to slices of a ragged array, which is what a training loop does.
 
-Layout (``format_version`` 1)::
+Layout (``format_version`` 2; a version 1 file is the same with one ``/meta`` table)::
 
     /                       attrs: format, format_version, spectromer_version, created,
                                    n_spectra, encoding
@@ -19,7 +19,8 @@ Layout (``format_version`` 1)::
     /wave/start, /wave/step (N,) float64: parametric grid (log10 Angstrom or Angstrom)
     /wave/values            1-D float64 wavelengths of explicit grids only
     /wave/offsets           (N+1,) int64 into /wave/values
-    /meta                   astropy Table, one row per spectrum (labels, ids, units)
+    /meta                   astropy Table, one row per spectrum (labels, ids, units), or
+    /meta_parts/NNNNNN      the same table in parts of rows, stacked in order on reading
     /ingest_report          astropy Table, one row per source file (status, reason)
     /splits/NAME/{train,validation,test}   int64 index arrays, attrs label/seed/fractions
 
